@@ -1,0 +1,5 @@
+"""The ``distrack`` command line."""
+
+from bench.cli.main import cli
+
+__all__ = ["cli"]

@@ -1,0 +1,52 @@
+"""``distrack features`` and ``distrack invert``: build the cached log-mels; listen to a set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import soundfile as sf
+
+from bench.atomic import atomic_path
+from bench.cli.context import Session, pass_session
+from bench.evaluation.sets import load_set
+from bench.features.logmel import logmel_to_waveform
+
+
+@click.command()
+@click.argument("dataset")
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable audio files (and report how many).")
+@pass_session
+def features(session: Session, dataset: str, skip_bad: bool) -> None:
+    """Extract (or reuse from the cache) the log-mel features of DATASET."""
+    feats = session.features(dataset, skip_bad=skip_bad)
+    sizes = ", ".join(f"{k} {v}" for k, v in feats.split_sizes().items())
+    origin = "cache hit" if feats.from_cache else "extracted"
+    click.echo(f"{dataset}: {sizes}; items {feats.shape}; {origin} (key {feats.cache_key[:16]})")
+    if feats.skipped:
+        click.echo(f"{dataset}: skipped {len(feats.skipped)} unreadable file(s)")
+
+
+@click.command()
+@click.option("--dataset", required=True, help="Dataset whose feature space the set lives in.")
+@click.option("--set", "set_path", required=True, type=click.Path(path_type=Path), help="A .safetensors set.")
+@click.option("--out-dir", required=True, type=click.Path(path_type=Path), help="Where to write WAV files.")
+@click.option("--per-class", default=1, show_default=True, help="Items per class to invert.")
+@click.option("--iterations", default=64, show_default=True, help="Griffin-Lim iterations.")
+@pass_session
+def invert(session: Session, dataset: str, set_path: Path, out_dir: Path, per_class: int, iterations: int) -> None:
+    """Turn a set's log-mels back into listenable WAV files (Griffin-Lim; phase is estimated)."""
+    feats = session.features(dataset)
+    labelled = load_set(set_path, shape=feats.shape, num_classes=feats.num_classes)
+    written = 0
+    for c, name in enumerate(feats.class_names):
+        members = (labelled.y == c).nonzero().flatten()[:per_class]
+        if not len(members):
+            continue
+        waves = logmel_to_waveform(feats.denormalise(labelled.x[members]), feats.params, n_iter=iterations)
+        for k, wave in enumerate(waves):
+            target = out_dir / f"{dataset}_{c}_{name.replace(' ', '_')}_{k}.wav"
+            with atomic_path(target) as tmp:
+                sf.write(str(tmp), wave.numpy(), feats.params.sample_rate, format="WAV", subtype="PCM_16")
+            written += 1
+    click.echo(f"wrote {written} WAV file(s) to {out_dir}")

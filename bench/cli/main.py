@@ -1,0 +1,109 @@
+"""``distrack``: the command line of the DisTrackted benchmark suite."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+import bench
+from bench.cli.context import CACHE_ENV, Session, default_cache_dir
+from bench.errors import UserError
+from bench.params import DATA_ROOT_ENV, DEFAULT_PARAMS_FILE
+
+
+class FriendlyGroup(click.Group):
+    """Reports user mistakes (:class:`UserError`) as one line on stderr with exit code 2, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; nothing half-written was kept.", err=True)
+            sys.exit(130)
+
+
+def _parse_dataset_dirs(values: tuple[str, ...]) -> dict[str, str]:
+    parsed = {}
+    for value in values:
+        name, sep, directory = value.partition("=")
+        if not sep or not name or not directory:
+            raise click.BadParameter(f"expected NAME=DIR, got {value!r}", param_hint="--dataset-dir")
+        parsed[name] = directory
+    return parsed
+
+
+@click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(bench.__version__, prog_name="distrack")
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_PARAMS_FILE,
+    show_default=True,
+    help="Parameters file (grid, profiles, dataset folders).",
+)
+@click.option("--profile", default=None, help="Profile to use (default: 'profile' in the params file).")
+@click.option(
+    "--data-root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"Folder holding the datasets [env {DATA_ROOT_ENV}].",
+)
+@click.option(
+    "--dataset-dir",
+    "dataset_dirs",
+    multiple=True,
+    metavar="NAME=DIR",
+    help="Folder of one dataset, relative to the data root or absolute (repeatable).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"Feature cache folder [env {CACHE_ENV}; default ./cache].",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    params_path: Path,
+    profile: str | None,
+    data_root: Path | None,
+    dataset_dirs: tuple[str, ...],
+    cache_dir: Path | None,
+    device: str,
+    quiet: bool,
+) -> None:
+    """Distil audio datasets and evaluate the result under one fixed protocol.
+
+    Datasets are read from a data root (--data-root or DISTRACK_DATA_ROOT); nothing is downloaded
+    unless you run `distrack datasets fetch`.
+    """
+    ctx.obj = Session(
+        params_path=params_path,
+        profile_name=profile,
+        data_root_option=data_root,
+        cache_dir=cache_dir or default_cache_dir(),
+        device_name=device,
+        progress=not quiet,
+        dataset_dirs=_parse_dataset_dirs(dataset_dirs),
+    )
+
+
+def _register_commands() -> None:
+    from bench.cli import datasets_cmd, evaluate_cmd, features_cmd
+
+    cli.add_command(datasets_cmd.datasets)
+    cli.add_command(features_cmd.features)
+    cli.add_command(features_cmd.invert)
+    cli.add_command(evaluate_cmd.evaluate)
+
+
+_register_commands()

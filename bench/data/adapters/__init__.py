@@ -1,0 +1,12 @@
+"""Built-in dataset adapters; importing this package registers them."""
+
+from bench.data.adapters import (  # noqa: F401
+    audiofolder,
+    audiomnist,
+    esc,
+    fsdd,
+    gtzan,
+    speechcommands,
+    synthetic,
+    urbansound8k,
+)

@@ -1,0 +1,126 @@
+"""The one registry of datasets. An adapter reads one official on-disk layout into a :class:`ClipIndex`."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.data.audio import read_audio
+from bench.data.clips import Clip, ClipIndex
+from bench.errors import DataError, UserError
+from bench.params import parse_section
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    description: str
+    default_dir: str | None
+    url: str | None = None
+    sha256: str | None = None
+    archive_dir: str | None = None  # folder inside the downloaded archive that becomes ``default_dir``
+    licence: str = ""
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    pass
+
+
+class DatasetAdapter(abc.ABC):
+    """Reads one dataset layout. Subclasses set ``info`` and ``Options`` and implement :meth:`scan`."""
+
+    info: ClassVar[DatasetInfo]
+    Options: ClassVar[type] = NoOptions
+
+    def __init__(self, root: Path | None, options: Any = None) -> None:
+        self.root = root
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def from_config(cls, data_root: Path | None, config: Mapping[str, Any] | None) -> DatasetAdapter:
+        """``config`` is the dataset's section of params.yaml: ``dir`` plus the adapter's options."""
+        config = dict(config or {})
+        directory = config.pop("dir", cls.info.default_dir)
+        options = parse_section(cls.Options, config, f"datasets.{cls.info.name}")
+        root = None
+        if directory is not None:
+            root = Path(directory)
+            if not root.is_absolute():
+                if data_root is None:
+                    raise UserError(f"{cls.info.name}: no data root set; pass --data-root or set DISTRACK_DATA_ROOT")
+                root = data_root / root
+        return cls(root, options)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def is_present(self) -> bool:
+        return self.root is None or self.root.is_dir()
+
+    def require_root(self) -> Path:
+        if self.root is None:
+            raise DataError(f"{self.name}: this dataset has no directory")
+        if not self.root.is_dir():
+            raise DataError(
+                f"{self.name}: dataset directory {self.root} not found "
+                f"(run `distrack datasets fetch {self.name}` or point --data-root / datasets.{self.name}.dir at it)"
+            )
+        return self.root
+
+    def index(self) -> ClipIndex:
+        """Scan the layout and check the split is sound."""
+        index = self.scan()
+        index.validate()
+        return index
+
+    @abc.abstractmethod
+    def scan(self) -> ClipIndex: ...
+
+    def read(self, clip: Clip) -> tuple[np.ndarray, int]:
+        assert clip.source is not None
+        return read_audio(clip.source)
+
+    def describe_options(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.options)
+
+
+_REGISTRY: dict[str, type[DatasetAdapter]] = {}
+
+
+def register_dataset(cls: type[DatasetAdapter]) -> type[DatasetAdapter]:
+    name = cls.info.name
+    if name in _REGISTRY:
+        raise ValueError(f"dataset {name!r} is registered twice")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def dataset_names() -> list[str]:
+    _load_builtin_adapters()
+    return sorted(_REGISTRY)
+
+
+def get_dataset(name: str) -> type[DatasetAdapter]:
+    _load_builtin_adapters()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UserError(f"unknown dataset {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def open_dataset(name: str, data_root: Path | None, params: Mapping[str, Any]) -> DatasetAdapter:
+    """The adapter for ``name`` configured from params.yaml's ``datasets.<name>`` section."""
+    section = (params.get("datasets") or {}).get(name)
+    return get_dataset(name).from_config(data_root, section)
+
+
+def _load_builtin_adapters() -> None:
+    import bench.data.adapters  # noqa: F401  (registers on import)

@@ -1,0 +1,1 @@
+"""The fixed evaluation protocol: train fresh networks on a set, score them on the real test split."""

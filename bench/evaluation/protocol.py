@@ -1,0 +1,135 @@
+"""Train K freshly initialised ConvNets (one per explicit seed) on a labelled set and report the
+FINAL-epoch accuracy on the real test split. Never the best checkpoint: that would select on test."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from bench.device import peak_memory_mb, reset_peak_memory
+from bench.features.store import FeatureSet, LabelledTensors
+from bench.models import build_convnet
+from bench.params import ModelParams, ProtocolParams
+from bench.progress import progress_bar
+
+PROTOCOL_ID = "convnet-sgd-v1"
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    test_accuracy: float
+    validation_accuracy: float
+    train_seconds: float
+    final_train_loss: float
+
+
+@dataclass
+class ProtocolResult:
+    seeds: list[SeedResult]
+    wall_seconds: float
+    peak_memory_mb: float
+
+    @property
+    def test_mean(self) -> float:
+        return statistics.fmean(s.test_accuracy for s in self.seeds)
+
+    @property
+    def test_std(self) -> float:
+        return statistics.pstdev(s.test_accuracy for s in self.seeds) if len(self.seeds) > 1 else 0.0
+
+    @property
+    def validation_mean(self) -> float:
+        return statistics.fmean(s.validation_accuracy for s in self.seeds)
+
+
+def lr_at_epoch(protocol: ProtocolParams, base_lr: float, epoch: int) -> float:
+    """Step schedule: ``base_lr`` until ``lr_decay_at`` of the epochs, then times ``lr_decay_factor``."""
+    decay_epoch = int(protocol.epochs * protocol.lr_decay_at)
+    return base_lr * (protocol.lr_decay_factor if epoch >= decay_epoch else 1.0)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, data: LabelledTensors, device: torch.device, batch_size: int = 1024) -> float:
+    model.eval()
+    correct = 0
+    for start in range(0, len(data), batch_size):
+        x = data.x[start : start + batch_size].to(device)
+        y = data.y[start : start + batch_size].to(device)
+        correct += int((model(x).argmax(dim=1) == y).sum())
+    return correct / max(len(data), 1)
+
+
+def train_network(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_classes: int,
+    model_params: ModelParams,
+    protocol: ProtocolParams,
+    seed: int,
+    device: torch.device,
+    lr: float | None = None,
+) -> tuple[nn.Module, float]:
+    """Train one network with the protocol's recipe; returns it and its last-epoch mean training loss."""
+    model = build_convnet(tuple(x.shape[1:]), num_classes, model_params, seed).to(device)
+    base_lr = protocol.lr if lr is None else lr
+    optimiser = torch.optim.SGD(
+        model.parameters(), lr=base_lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(seed)
+    x, y = x.to(device), y.to(device)
+    n = int(y.numel())
+    last_loss = math.nan
+    model.train()
+    for epoch in range(protocol.epochs):
+        for group in optimiser.param_groups:
+            group["lr"] = lr_at_epoch(protocol, base_lr, epoch)
+        order = torch.randperm(n, generator=generator).to(device)
+        total, batches = 0.0, 0
+        for start in range(0, n, protocol.batch_size):
+            idx = order[start : start + protocol.batch_size]
+            loss = loss_fn(model(x[idx]), y[idx])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach())
+            batches += 1
+        last_loss = total / batches
+    return model, last_loss
+
+
+def evaluate_set(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    features: FeatureSet,
+    model_params: ModelParams,
+    protocol: ProtocolParams,
+    device: torch.device,
+    lr: float | None = None,
+    progress: bool = False,
+) -> ProtocolResult:
+    """Run the protocol for every seed on the labelled set ``(x, y)``."""
+    reset_peak_memory(device)
+    start = time.perf_counter()
+    results = []
+    with progress_bar(protocol.seeds, f"evaluate {features.dataset} ({len(y)} items)", progress) as seeds:
+        for seed in seeds:
+            seed_start = time.perf_counter()
+            model, loss = train_network(x, y, features.num_classes, model_params, protocol, seed, device, lr)
+            train_seconds = time.perf_counter() - seed_start
+            results.append(
+                SeedResult(
+                    seed=seed,
+                    test_accuracy=accuracy(model, features.test, device),
+                    validation_accuracy=accuracy(model, features.validation, device),
+                    train_seconds=train_seconds,
+                    final_train_loss=loss,
+                )
+            )
+    return ProtocolResult(results, time.perf_counter() - start, peak_memory_mb(device))
