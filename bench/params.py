@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_args, get_type_hints
 
 import yaml
 
@@ -131,8 +131,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise UserError(f"{where}: expected a string, got {value!r}")
         return value
     if text.startswith("tuple"):
-        if not isinstance(value, list | tuple) or not all(isinstance(v, int) for v in value):
-            raise UserError(f"{where}: expected a list of integers, got {value!r}")
+        item_type = get_args(hint)[0]
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, item_type) and not isinstance(v, bool) for v in value
+        ):
+            raise UserError(f"{where}: expected a list of {item_type.__name__} values, got {value!r}")
         return tuple(value)
     return value
 

@@ -38,7 +38,11 @@ def _parse_dataset_dirs(values: tuple[str, ...]) -> dict[str, str]:
     return parsed
 
 
-@click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    name="distrack",
+    cls=FriendlyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(bench.__version__, prog_name="distrack")
 @click.option(
     "--params",

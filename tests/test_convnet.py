@@ -1,0 +1,50 @@
+import pytest
+import torch
+
+from bench.errors import UserError
+from bench.models import build_convnet
+from bench.params import ModelParams
+
+
+@pytest.mark.parametrize("shape", [(1, 64, 101), (1, 40, 173), (1, 32, 32), (1, 8, 8), (1, 64, 63)])
+def test_any_spectrogram_size_works(shape):
+    model = build_convnet(shape, 10, ModelParams(width=8), seed=0)
+    logits = model(torch.randn(3, *shape))
+    assert logits.shape == (3, 10)
+    logits.sum().backward()  # trainable end to end
+
+
+@pytest.mark.parametrize("norm", ["instancenorm", "batchnorm", "layernorm", "groupnorm", "none"])
+@pytest.mark.parametrize("pooling", ["avgpool", "maxpool", "none"])
+def test_variants(norm, pooling):
+    model = build_convnet((1, 16, 20), 4, ModelParams(depth=2, width=8, norm=norm, pooling=pooling), seed=1)
+    assert model(torch.randn(2, 1, 16, 20)).shape == (2, 4)
+
+
+def test_instance_norm_is_one_group_per_channel():
+    model = build_convnet((1, 8, 8), 2, ModelParams(depth=1, width=6), seed=0)
+    norm = model.features[1]
+    assert isinstance(norm, torch.nn.GroupNorm) and norm.num_groups == norm.num_channels == 6
+
+
+def test_seeded_initialisation_is_reproducible_and_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = build_convnet((1, 16, 16), 5, ModelParams(width=8), seed=7)
+    after = torch.rand(1)
+    b = build_convnet((1, 16, 16), 5, ModelParams(width=8), seed=7)
+    c = build_convnet((1, 16, 16), 5, ModelParams(width=8), seed=8)
+    assert torch.equal(before, after)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert not torch.equal(a.classifier.weight, c.classifier.weight)
+
+
+def test_too_small_input_is_a_clear_error():
+    with pytest.raises(UserError, match=r"too small for depth 4"):
+        build_convnet((1, 8, 8), 2, ModelParams(depth=4, width=4), seed=0)
+
+
+def test_unknown_norm_is_named():
+    with pytest.raises(UserError, match=r"model.norm: unknown 'weird'"):
+        build_convnet((1, 8, 8), 2, ModelParams(norm="weird"), seed=0)

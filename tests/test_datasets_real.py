@@ -1,0 +1,54 @@
+"""Adapters on the real shared datasets (FSDD, ESC-10, Speech Commands mini)."""
+
+import pytest
+
+from bench.data.registry import open_dataset
+
+
+def _split_groups(index):
+    return {split: {c.group for c in index.split(split)} for split in ("train", "validation", "test")}
+
+
+def test_fsdd_follows_the_dataset_convention(data_root, repo_params):
+    index = open_dataset("fsdd", data_root, repo_params).index()
+    assert index.class_names == [str(d) for d in range(10)]
+    assert {s: sum(n) for s, n in index.counts().items()} == {"train": 2400, "validation": 300, "test": 300}
+    for clip in index.split("test"):
+        assert int(clip.key.rsplit("_", 1)[1]) < 5
+    for clip in index.split("validation"):
+        assert 5 <= int(clip.key.rsplit("_", 1)[1]) < 10
+
+
+def test_fsdd_speaker_split_holds_out_whole_speakers(data_root):
+    params = {"datasets": {"fsdd": {"split": "speaker", "test_speakers": ["theo"], "validation_speakers": ["lucas"]}}}
+    index = open_dataset("fsdd", data_root, params).index()
+    speakers = {s: {c.key.split("_")[1] for c in index.split(s)} for s in ("train", "validation", "test")}
+    assert speakers["test"] == {"theo"} and speakers["validation"] == {"lucas"}
+    assert not speakers["train"] & {"theo", "lucas"}
+
+
+def test_esc10_original_release_uses_folds(data_root, repo_params):
+    index = open_dataset("esc10", data_root, repo_params).index()
+    assert len(index.class_names) == 10 and index.class_names[0] == "Dog bark"
+    assert {s: sum(n) for s, n in index.counts().items()} == {"train": 240, "validation": 80, "test": 80}
+    assert all(c.source.name.startswith("5-") for c in index.split("test"))
+    groups = _split_groups(index)
+    assert not groups["train"] & groups["test"] and not groups["train"] & groups["validation"]
+
+
+def test_speechcommands_mini_uses_official_lists_and_says_it_is_a_subset(data_root, repo_params):
+    index = open_dataset("speechcommands", data_root, repo_params).index()
+    assert index.class_names == ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+    listed = (data_root / "speech_commands_mini" / "testing_list.txt").read_text().split()
+    assert {c.key for c in index.split("test")} == set(listed)
+    groups = _split_groups(index)
+    assert not (groups["train"] & groups["test"]) and not (groups["train"] & groups["validation"])
+    assert index.subset_note and "subset" in index.subset_note
+
+
+@pytest.mark.parametrize("name", ["fsdd", "esc10", "speechcommands"])
+def test_every_real_clip_is_readable_audio(data_root, repo_params, name):
+    adapter = open_dataset(name, data_root, repo_params)
+    clip = adapter.index().clips[0]
+    wave, rate = adapter.read(clip)
+    assert wave.ndim == 1 and wave.size > 1000 and rate in (8000, 16000, 44100)

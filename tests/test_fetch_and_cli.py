@@ -1,0 +1,85 @@
+"""`distrack datasets fetch` (download, verify, unpack) and the CLI surface."""
+
+import hashlib
+import tarfile
+
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import cli
+
+
+def _fsdd_archive(tmp_path, write_audio):
+    source = tmp_path / "src" / "fsdd-release"
+    for digit in range(10):
+        for n in range(11):
+            write_audio(source / "recordings" / f"{digit}_bob_{n}.wav", seconds=0.05)
+    archive = tmp_path / "fsdd-release.tar.gz"
+    with tarfile.open(archive, "w:gz") as handle:
+        handle.add(source, arcname="fsdd-release")
+    return archive, hashlib.sha256(archive.read_bytes()).hexdigest()
+
+
+def _fetch(tmp_path, *extra):
+    root = tmp_path / "root"
+    root.mkdir(exist_ok=True)
+    params = tmp_path / "params.yaml"
+    params.write_text("datasets:\n  fsdd: {dir: fsdd}\n")
+    return CliRunner().invoke(
+        cli, ["--params", str(params), "--data-root", str(root), "-q", "datasets", "fetch", "fsdd", *extra]
+    ), root
+
+
+def test_fetch_verifies_and_unpacks(tmp_path, write_audio, monkeypatch):
+    archive, digest = _fsdd_archive(tmp_path, write_audio)
+    from bench.data.adapters.fsdd import Fsdd
+
+    monkeypatch.setattr(Fsdd, "info", Fsdd.info.__class__(**{**Fsdd.info.__dict__, "archive_dir": "fsdd-release"}))
+    result, root = _fetch(tmp_path, "--url", archive.as_uri(), "--sha256", digest)
+    assert result.exit_code == 0, result.output
+    assert "fsdd: 110 clips, 10 classes" in result.output
+    assert (root / "fsdd" / "recordings" / "3_bob_4.wav").is_file()
+    again, _ = _fetch(tmp_path)  # present: verified offline, nothing downloaded
+    assert again.exit_code == 0 and "110 clips" in again.output
+
+
+def test_fetch_refuses_a_checksum_mismatch(tmp_path, write_audio):
+    archive, _ = _fsdd_archive(tmp_path, write_audio)
+    result, root = _fetch(tmp_path, "--url", archive.as_uri(), "--sha256", "0" * 64)
+    assert result.exit_code == 2 and "sha256 mismatch" in result.output
+    assert not (root / "fsdd").exists()
+
+
+def test_fetch_refuses_an_unpinned_archive_unless_told(tmp_path, write_audio):
+    archive, digest = _fsdd_archive(tmp_path, write_audio)
+    result, root = _fetch(tmp_path, "--url", archive.as_uri())
+    assert result.exit_code == 2 and f"has sha256 {digest}" in result.output
+    assert not (root / "fsdd").exists()
+
+
+def test_fetch_offline_error_is_clear(tmp_path):
+    result, _ = _fetch(tmp_path, "--url", (tmp_path / "nope.tar.gz").as_uri(), "--sha256", "0" * 64)
+    assert result.exit_code == 2 and "cannot download" in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["datasets"], ["datasets", "list"], ["datasets", "fetch"], ["features"], ["evaluate"], ["invert"]]
+)
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: distrack" in result.output and len(result.output.splitlines()) > 4
+
+
+def test_datasets_list_shows_presence_classes_and_counts(data_root):
+    from tests.conftest import REPO
+
+    result = CliRunner().invoke(
+        cli, ["--params", str(REPO / "params.yaml"), "--data-root", str(data_root), "datasets", "list"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines()[2:] if line.strip()}
+    assert rows["fsdd"].split()[1] == "yes" and "2400" in rows["fsdd"]
+    assert rows["esc10"].split()[1] == "yes" and "Dog bark" in rows["esc10"]
+    assert rows["speechcommands"].split()[1] == "yes"
+    assert rows["gtzan"].split()[1] == "no"

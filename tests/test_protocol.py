@@ -1,0 +1,67 @@
+"""The fixed evaluation protocol: determinism, final-epoch reporting, and real accuracy."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from bench.data.registry import get_dataset, open_dataset
+from bench.evaluation.protocol import accuracy, evaluate_set, lr_at_epoch, train_network
+from bench.evaluation.prototype import evaluate_prototypes
+from bench.evaluation.references import full_training_set, random_real_subset
+from bench.features.store import load_feature_set
+from bench.params import ModelParams, ProtocolParams, load_profile
+from tests.test_bad_input import FEATURES
+
+CPU = torch.device("cpu")
+TINY_MODEL = ModelParams(depth=2, width=16)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return load_feature_set(get_dataset("synthetic").from_config(None, {}), FEATURES, None)
+
+
+def test_step_schedule():
+    protocol = ProtocolParams(epochs=10, lr_decay_at=0.5)
+    assert [lr_at_epoch(protocol, 0.01, e) for e in (0, 4, 5, 9)] == pytest.approx([0.01, 0.01, 0.001, 0.001])
+
+
+def test_same_seed_same_accuracy_on_cpu(synthetic):
+    subset = random_real_subset(synthetic, 4, seed=3)
+    protocol = ProtocolParams(epochs=15, seeds=(0, 1), batch_size=8)
+    first = evaluate_set(subset.x, subset.y, synthetic, TINY_MODEL, protocol, CPU)
+    second = evaluate_set(subset.x, subset.y, synthetic, TINY_MODEL, protocol, CPU)
+    assert [s.test_accuracy for s in first.seeds] == [s.test_accuracy for s in second.seeds]
+    assert [s.final_train_loss for s in first.seeds] == [s.final_train_loss for s in second.seeds]
+    again = random_real_subset(synthetic, 4, seed=3)
+    assert torch.equal(again.x, subset.x)
+
+
+def test_reports_the_final_epoch_model(synthetic):
+    """The reported accuracy is that of the network after the last epoch, recomputed independently."""
+    protocol = ProtocolParams(epochs=12, seeds=(5,), batch_size=16)
+    data = full_training_set(synthetic)
+    result = evaluate_set(data.x, data.y, synthetic, TINY_MODEL, protocol, CPU)
+    model, _ = train_network(data.x, data.y, synthetic.num_classes, TINY_MODEL, protocol, 5, CPU)
+    assert result.seeds[0].test_accuracy == accuracy(model, synthetic.test, CPU)
+
+
+def test_learns_synthetic_classes_well_above_chance(synthetic):
+    data = full_training_set(synthetic)
+    result = evaluate_set(data.x, data.y, synthetic, TINY_MODEL, ProtocolParams(epochs=30, seeds=(0,)), CPU)
+    assert result.test_mean >= 0.9  # four easy classes; chance is 0.25
+    prototypes = evaluate_prototypes(data.x, data.y, synthetic, TINY_MODEL, (0, 1), CPU)
+    assert prototypes.mean > 0.5
+
+
+def test_fsdd_random_ten_per_class_beats_chance_clearly(data_root, repo_params, feature_cache):
+    """The protocol on real spoken digits: a 10-per-class random subset, quick features, a reduced budget."""
+    profile = load_profile(repo_params, "quick")
+    features = load_feature_set(
+        open_dataset("fsdd", data_root, repo_params), profile.features_for("fsdd"), feature_cache
+    )
+    subset = random_real_subset(features, 10, seed=0)
+    protocol = dataclasses.replace(profile.protocol, epochs=100, seeds=(0, 1))
+    result = evaluate_set(subset.x, subset.y, features, dataclasses.replace(profile.model, width=32), protocol, CPU)
+    assert result.test_mean > 0.5, result  # chance is 0.1
