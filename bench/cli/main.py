@@ -102,12 +102,15 @@ def cli(
 
 
 def _register_commands() -> None:
-    from bench.cli import datasets_cmd, evaluate_cmd, features_cmd
+    from bench.cli import datasets_cmd, distill_cmd, evaluate_cmd, features_cmd
 
     cli.add_command(datasets_cmd.datasets)
     cli.add_command(features_cmd.features)
     cli.add_command(features_cmd.invert)
     cli.add_command(evaluate_cmd.evaluate)
+    cli.add_command(distill_cmd.distill)
+    cli.add_command(distill_cmd.experts)
+    cli.add_command(distill_cmd.techniques)
 
 
 _register_commands()

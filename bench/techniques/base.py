@@ -1,0 +1,106 @@
+"""The plug-in contract every technique implements.
+
+A technique is a class with a ``name``, a typed ``Params`` dataclass whose defaults may differ per
+profile (``profile_defaults``), and ``distill(train_set, ipc, seed, budget, device, progress)``
+returning a :class:`DistilledSet`. Every random draw inside ``distill`` must come from ``seed``."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from bench.device import peak_memory_mb, reset_peak_memory
+from bench.evaluation.references import check_ipc
+from bench.evaluation.sets import LabelledSet
+from bench.features.store import FeatureSet
+from bench.params import ModelParams, parse_section
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much work a run may do. ``iterations=None`` means the technique's profile default."""
+
+    iterations: int | None = None
+
+
+@dataclass
+class Cost:
+    wall_seconds: float
+    iterations: int
+    peak_memory_mb: float
+
+
+@dataclass
+class DistilledSet:
+    x: torch.Tensor
+    y: torch.Tensor
+    technique: str
+    params: dict[str, Any]
+    cost: Cost
+    lr: float | None = None
+    history: list[float] = field(default_factory=list)  # the matching loss per iteration, if any
+
+    def to_labelled(self, extra: Mapping[str, Any] | None = None) -> LabelledSet:
+        metadata = {
+            "technique": self.technique,
+            "params": self.params,
+            "ipc": int(torch.bincount(self.y).max()),
+            "cost": dataclasses.asdict(self.cost),
+            **(extra or {}),
+        }
+        return LabelledSet(self.x.detach().cpu(), self.y.detach().cpu(), self.lr, metadata)
+
+
+@dataclass
+class DistillContext:
+    """What a technique gets besides its params: the matching network, where to checkpoint, caches."""
+
+    model: ModelParams
+    profile: str = "quick"
+    checkpoint_path: Path | None = None
+    checkpoint_every: int = 50
+    resume: bool = False
+    cache_dir: Path = Path("cache")  # expert trajectories and other reusable artefacts
+
+
+class Technique(abc.ABC):
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Params: ClassVar[type]
+    profile_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    def __init__(self, params: Any, context: DistillContext) -> None:
+        self.params = params
+        self.context = context
+
+    @classmethod
+    def configure(cls, profile: str, overrides: Mapping[str, Any] | None = None) -> Any:
+        """The typed params: dataclass defaults, then the profile's defaults, then ``overrides``."""
+        merged = {**cls.profile_defaults.get(profile, {}), **(overrides or {})}
+        return parse_section(cls.Params, merged, f"techniques.{cls.name}")
+
+    def run(
+        self, train_set: FeatureSet, ipc: int, seed: int, budget: Budget, device: torch.device, progress: bool = False
+    ) -> DistilledSet:
+        """Check the request, then time and measure :meth:`distill`."""
+        check_ipc(train_set, ipc)
+        reset_peak_memory(device)
+        start = time.perf_counter()
+        result = self.distill(train_set, ipc, seed, budget, device, progress)
+        result.cost = Cost(time.perf_counter() - start, result.cost.iterations, peak_memory_mb(device))
+        return result
+
+    @abc.abstractmethod
+    def distill(
+        self, train_set: FeatureSet, ipc: int, seed: int, budget: Budget, device: torch.device, progress: bool
+    ) -> DistilledSet: ...
+
+    def describe(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.params)

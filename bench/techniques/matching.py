@@ -1,0 +1,59 @@
+"""Pieces shared by the matching techniques: the synthetic set's fingerprint for checkpoints, the
+siamese augmentation draw, and turning a finished loop into a :class:`DistilledSet`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from bench.augment import AugmentDraw, AugmentParams, apply, draw
+from bench.features.store import FeatureSet
+from bench.hashing import sha256_json
+from bench.techniques.base import Cost, DistilledSet, Technique
+from bench.techniques.loop import Checkpoint
+
+
+def checkpoint_for(
+    technique: Technique, train_set: FeatureSet, ipc: int, seed: int, iterations: int
+) -> Checkpoint | None:
+    path = technique.context.checkpoint_path
+    if path is None:
+        return None
+    fingerprint = sha256_json(
+        {
+            "technique": technique.name,
+            "params": technique.describe(),
+            "ipc": ipc,
+            "seed": seed,
+            "iterations": iterations,
+            "data": train_set.cache_key,
+            "model": dataclasses.asdict(technique.context.model),
+        }
+    )
+    return Checkpoint(path, fingerprint)
+
+
+def siamese(params: AugmentParams, generator: torch.Generator, *batches: torch.Tensor) -> list[torch.Tensor]:
+    """One draw applied to every batch: the same transform for real and synthetic data."""
+    sampled: AugmentDraw = draw(params, 1, generator, per_sample=False)
+    return [apply(batch, sampled) for batch in batches]
+
+
+def finish(
+    technique: Technique,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    history: list[float],
+    iterations: int,
+    lr: float | None = None,
+) -> DistilledSet:
+    return DistilledSet(
+        x.detach().cpu().clone(),
+        y.detach().cpu().clone(),
+        technique.name,
+        technique.describe(),
+        Cost(0.0, iterations, 0.0),
+        lr=lr,
+        history=history,
+    )

@@ -1,0 +1,38 @@
+"""Drawing real examples per class, reproducibly, from tensors already on the device."""
+
+from __future__ import annotations
+
+import torch
+
+from bench.features.store import FeatureSet
+
+
+class ClassSampler:
+    """Per-class index lists computed once; batches are gathered by index on the device."""
+
+    def __init__(self, train_set: FeatureSet, device: torch.device) -> None:
+        self.x = train_set.train.x.to(device)
+        self.y = train_set.train.y.to(device)
+        self.num_classes = train_set.num_classes
+        self.members = [torch.nonzero(train_set.train.y == c).flatten() for c in range(self.num_classes)]
+
+    def indices(self, c: int, n: int, generator: torch.Generator) -> torch.Tensor:
+        pool = self.members[c]
+        if n >= len(pool):
+            return pool[torch.randperm(len(pool), generator=generator)]
+        return pool[torch.randperm(len(pool), generator=generator)[:n]]
+
+    def class_batch(self, c: int, n: int, generator: torch.Generator) -> torch.Tensor:
+        return self.x[self.indices(c, n, generator).to(self.x.device)]
+
+    def per_class(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` real items of every class, concatenated in class order, with their labels."""
+        index = torch.cat([self.indices(c, n, generator) for c in range(self.num_classes)]).to(self.x.device)
+        return self.x[index], self.y[index]
+
+    def initial(self, ipc: int, init: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """The starting synthetic set, class-major: real samples or Gaussian noise."""
+        x, y = self.per_class(ipc, generator)
+        if init == "noise":
+            x = torch.randn(x.shape, generator=generator).to(x.device)
+        return x.clone(), y.clone()

@@ -1,0 +1,172 @@
+"""`distrack distill`: atomic output, sidecar JSON, kill -9 then --resume, plug-in techniques."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from bench.cli import cli
+from bench.evaluation.sets import load_set
+from bench.techniques.registry import get_technique, reload_plugins, technique_names
+
+
+def _distill_args(params: Path, cache: Path, out: Path, iterations: int, *extra: str) -> list[str]:
+    return [
+        "--params",
+        str(params),
+        "--cache-dir",
+        str(cache),
+        "-q",
+        "distill",
+        "--technique",
+        "dm",
+        "--dataset",
+        "synthetic",
+        "--ipc",
+        "2",
+        "--seed",
+        "3",
+        "--iterations",
+        str(iterations),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def test_distill_writes_set_and_sidecar_then_evaluates(tmp_path, tiny_params):
+    out = tmp_path / "sets" / "dm.safetensors"
+    result = CliRunner().invoke(cli, _distill_args(tiny_params, tmp_path / "cache", out, 5))
+    assert result.exit_code == 0, result.output
+    labelled = load_set(out, shape=(1, 16, 16), num_classes=4)
+    assert labelled.metadata["technique"] == "dm" and labelled.ipc == 2
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["cost"]["iterations"] == 5 and len(sidecar["loss_history"]) == 5
+    assert sorted(p.name for p in out.parent.iterdir()) == ["dm.json", "dm.safetensors"]  # no checkpoint left
+
+
+def test_distill_rejects_a_non_safetensors_name(tmp_path, tiny_params):
+    result = CliRunner().invoke(cli, _distill_args(tiny_params, tmp_path, tmp_path / "set.pt", 1))
+    assert result.exit_code == 2 and "use a .safetensors name" in result.output
+
+
+def test_kill_then_resume_matches_an_uninterrupted_run(tmp_path, tiny_params):
+    iterations = 300
+    reference = tmp_path / "reference.safetensors"
+    result = CliRunner().invoke(cli, _distill_args(tiny_params, tmp_path / "cache", reference, iterations))
+    assert result.exit_code == 0, result.output
+
+    out = tmp_path / "killed.safetensors"
+    checkpoint = out.with_name(out.name + ".ckpt")
+    command = [
+        sys.executable,
+        "-m",
+        "bench.cli.entry",
+        *_distill_args(tiny_params, tmp_path / "cache", out, iterations, "--checkpoint-every", "10"),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert process.poll() is None, "the run finished before it could be killed; raise the iteration count"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not out.exists(), "a killed run must leave no output file"
+    assert checkpoint.exists()
+
+    result = CliRunner().invoke(cli, _distill_args(tiny_params, tmp_path / "cache", out, iterations, "--resume"))
+    assert result.exit_code == 0, result.output
+    assert torch.equal(load_set(out).x, load_set(reference).x)
+    assert (
+        json.loads(out.with_suffix(".json").read_text())["loss_history"]
+        == json.loads(reference.with_suffix(".json").read_text())["loss_history"]
+    )
+
+
+def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, tiny_params):
+    out = tmp_path / "s.safetensors"
+    checkpoint = out.with_name(out.name + ".ckpt")
+    from bench.techniques.loop import Checkpoint, Learnables
+
+    Checkpoint(checkpoint, "someone-else").save(3, Learnables.create({"x": (torch.zeros(8, 1, 16, 16), 1.0, 0.5)}), [])
+    result = CliRunner().invoke(cli, _distill_args(tiny_params, tmp_path / "cache", out, 5, "--resume"))
+    assert result.exit_code == 2 and "belongs to a different run" in result.output
+
+
+PLUGIN = '''
+    import torch
+    from dataclasses import dataclass
+    from bench.techniques import DistilledSet, Technique
+    from bench.techniques.base import Cost
+
+    @dataclass(frozen=True)
+    class ToyParams:
+        scale: float = 0.5
+
+    class ToyTechnique(Technique):
+        """Class-mean spectrograms, scaled: an external technique."""
+        name = "toy"
+        description = "A plug-in registered through the entry point"
+        Params = ToyParams
+
+        def distill(self, train_set, ipc, seed, budget, device, progress):
+            xs = [train_set.train.x[train_set.train.y == c].mean(0, keepdim=True).repeat(ipc, 1, 1, 1)
+                  for c in range(train_set.num_classes)]
+            y = torch.arange(train_set.num_classes).repeat_interleave(ipc)
+            return DistilledSet(self.params.scale * torch.cat(xs), y, self.name, {"scale": self.params.scale},
+                                Cost(0.0, 0, 0.0))
+'''
+
+
+@pytest.fixture
+def toy_plugin(tmp_path, monkeypatch):
+    """A real installed distribution (dist-info with entry_points.txt) on sys.path."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "toy_distill.py").write_text(textwrap.dedent(PLUGIN))
+    info = site / "toy_distill-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-distill\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[distrackted.techniques]\ntoy = toy_distill:ToyTechnique\n")
+    monkeypatch.syspath_prepend(str(site))
+    reload_plugins()
+    yield site
+    monkeypatch.undo()
+    sys.modules.pop("toy_distill", None)
+
+
+def test_an_external_package_registers_a_technique_through_the_entry_point(toy_plugin, tmp_path, tiny_params):
+    assert "toy" in technique_names()
+    assert get_technique("toy").__module__ == "toy_distill"
+    out = tmp_path / "toy.safetensors"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--params",
+            str(tiny_params),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "-q",
+            "distill",
+            "-t",
+            "toy",
+            "-d",
+            "synthetic",
+            "--ipc",
+            "1",
+            "--out",
+            str(out),
+            "--param",
+            "scale=0.25",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert load_set(out).metadata["params"] == {"scale": 0.25}
