@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -15,7 +16,10 @@ from bench.features.store import FeatureSet, LabelledTensors
 from bench.params import FeatureParams, ModelParams, ProtocolParams
 from bench.techniques import Budget, DistillContext, get_technique
 
-DIGITS_MODEL = ModelParams(depth=3, width=32)
+# Depth 2: at depth 3 the last instance norm of an 8x8 input normalises over 2x2 values, which makes the
+# matching losses so sharp that gradient steps on the images diverge (measured: DC and MTT then lose to
+# random). Depth 2 keeps the ConvNet family and gives the literature's ordering.
+DIGITS_MODEL = ModelParams(depth=2, width=32)
 # 8x8 inputs: the feature parameters are nominal (nothing is extracted), kept for the record's sake.
 DIGITS_FEATURES = FeatureParams(sample_rate=1, n_fft=1, hop_length=1, n_mels=8, frames=8)
 
@@ -65,10 +69,19 @@ def distil(
 
 
 BUDGETS = {"dm": 1000, "dsa": 200, "mtt": 500}
+# Chosen on the digits validation split (2 seeds, 100 epochs): dsa lr_img 0.01 beat 0.001 at IPC 1 and
+# 10; mtt lr_img 10 with lr_lr 1e-8 (1e-5 and 1e-6 collapsed the learned lr within 60 iterations).
 OVERRIDES = {
     "dm": {},
-    "dsa": {"batch_real": 128},
-    "mtt": {"num_experts": 5, "expert_train_epochs": 15, "max_start_epoch": 8, "syn_steps": 20, "lr_img": 100.0},
+    "dsa": {"batch_real": 128, "lr_img": 0.01},
+    "mtt": {
+        "num_experts": 4,
+        "expert_train_epochs": 12,
+        "max_start_epoch": 6,
+        "syn_steps": 8,
+        "lr_img": 10.0,
+        "lr_lr": 1e-8,
+    },
 }
 
 
@@ -78,6 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--scale", type=float, default=1.0, help="Multiply every iteration budget.")
+    parser.add_argument("--cache-dir", type=Path, default=Path("cache"), help="Where expert trajectories go.")
     args = parser.parse_args()
     features = digits_feature_set()
     protocol = ProtocolParams(epochs=args.epochs)
@@ -85,9 +99,9 @@ def main() -> None:
     print("|---|---|---|---|")
     for ipc in (1, 10):
         for name in ("random", "dm", "dsa", "mtt"):
-            budget = int(BUDGETS[name] * args.scale) if name in BUDGETS else None
+            budget = max(1, int(BUDGETS[name] * args.scale)) if name in BUDGETS else None
             start = time.perf_counter()
-            result = distil(name, features, ipc, budget, overrides=OVERRIDES.get(name))
+            result = distil(name, features, ipc, budget, overrides=OVERRIDES.get(name), cache_dir=args.cache_dir)
             seconds = time.perf_counter() - start
             scored = evaluate_set(result.x, result.y, features, DIGITS_MODEL, protocol, torch.device("cpu"), result.lr)
             print(f"| {name} | {ipc} | {scored.test_mean:.3f} ± {scored.test_std:.3f} | {seconds:.0f} |", flush=True)

@@ -44,7 +44,7 @@ class DistributionMatching(Technique):
     description = "Distribution Matching: per-class mean embeddings of random ConvNets"
     Params = DMParams
     profile_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "quick": {"iterations": 300},
+        "quick": {"iterations": 200, "batch_real": 128},
         "standard": {"iterations": 20000},
     }
 
@@ -52,7 +52,7 @@ class DistributionMatching(Technique):
         p: DMParams = self.params
         iterations = budget.iterations if budget.iterations is not None else p.iterations
         sampler = ClassSampler(train_set, device)
-        x0, y = sampler.initial(ipc, p.init, iteration_generator(seed, -1, "init"))
+        x0, y = sampler.initial(ipc, p.init, seed)
         learn = Learnables.create({"x": (x0, p.lr_img, p.momentum)})
         augment = AugmentParams()
         num_classes = train_set.num_classes

@@ -70,7 +70,7 @@ class _GradientMatching(Technique):
         outer_default, inner_default = loops_for(ipc)
         outer_loop, inner_loop = p.outer_loop or outer_default, p.inner_loop or inner_default
         sampler = ClassSampler(train_set, device)
-        x0, y = sampler.initial(ipc, p.init, iteration_generator(seed, -1, "init"))
+        x0, y = sampler.initial(ipc, p.init, seed)
         learn = Learnables.create({"x": (x0, p.lr_img, p.momentum)})
         augment_params = AugmentParams()
         num_classes = train_set.num_classes
@@ -134,7 +134,7 @@ class DatasetCondensation(_GradientMatching):
     name = "dc"
     description = "Gradient Matching (Dataset Condensation)"
     profile_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "quick": {"iterations": 100, "batch_real": 64},
+        "quick": {"iterations": 40, "batch_real": 64, "outer_loop": 5, "inner_loop": 10},
         "standard": {"iterations": 1000},
     }
 

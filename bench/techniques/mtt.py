@@ -62,7 +62,7 @@ class TrajectoryMatching(Technique):
     description = "Trajectory Matching against expert training trajectories"
     Params = MTTParams
     profile_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "quick": {"iterations": 200, "syn_steps": 10, "max_start_epoch": 4, "num_experts": 3, "expert_train_epochs": 8},
+        "quick": {"iterations": 100, "syn_steps": 10, "max_start_epoch": 4, "num_experts": 3, "expert_train_epochs": 8},
         "standard": {
             "iterations": 5000,
             "syn_steps": 40,
@@ -89,7 +89,7 @@ class TrajectoryMatching(Technique):
         store = self.expert_store(train_set, device, progress)
         num_experts = len(store.paths())
         sampler = ClassSampler(train_set, device)
-        x0, y = sampler.initial(ipc, p.init, iteration_generator(seed, -1, "init"))
+        x0, y = sampler.initial(ipc, p.init, seed)
         learn = Learnables.create(
             {
                 "x": (x0, p.lr_img, p.momentum),

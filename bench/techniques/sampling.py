@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from bench.errors import UserError
+from bench.evaluation.references import random_real_subset
 from bench.features.store import FeatureSet
 
 
@@ -11,6 +13,7 @@ class ClassSampler:
     """Per-class index lists computed once; batches are gathered by index on the device."""
 
     def __init__(self, train_set: FeatureSet, device: torch.device) -> None:
+        self.train_set = train_set
         self.x = train_set.train.x.to(device)
         self.y = train_set.train.y.to(device)
         self.num_classes = train_set.num_classes
@@ -30,9 +33,13 @@ class ClassSampler:
         index = torch.cat([self.indices(c, n, generator) for c in range(self.num_classes)]).to(self.x.device)
         return self.x[index], self.y[index]
 
-    def initial(self, ipc: int, init: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """The starting synthetic set, class-major: real samples or Gaussian noise."""
-        x, y = self.per_class(ipc, generator)
+    def initial(self, ipc: int, init: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The starting synthetic set, class-major. ``real`` starts from exactly the ``random`` baseline's
+        subset for the same seed, so a technique's gain over that baseline is its own doing."""
+        if init not in ("real", "noise"):
+            raise UserError(f"init: expected 'real' or 'noise', got {init!r}")
+        subset = random_real_subset(self.train_set, ipc, seed)
+        x, y = subset.x, subset.y
         if init == "noise":
-            x = torch.randn(x.shape, generator=generator).to(x.device)
-        return x.clone(), y.clone()
+            x = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
+        return x.to(self.x.device).clone(), y.to(self.x.device).clone()
