@@ -52,3 +52,15 @@ def test_every_real_clip_is_readable_audio(data_root, repo_params, name):
     clip = adapter.index().clips[0]
     wave, rate = adapter.read(clip)
     assert wave.ndim == 1 and wave.size > 1000 and rate in (8000, 16000, 44100)
+
+
+def test_resplit_reproduces_the_shared_speech_commands_lists(data_root, tmp_path):
+    """Re-deriving the mini subset's split from its files gives exactly the shared lists."""
+    from bench.data.adapters.speechcommands import resplit_by_speaker
+
+    source = data_root / "speech_commands_mini"
+    counts = resplit_by_speaker(source, tmp_path / "mini", keywords=("yes", "stop"))
+    for name in ("testing_list.txt", "validation_list.txt"):
+        shared = [line for line in (source / name).read_text().split() if line.split("/")[0] in ("yes", "stop")]
+        assert sorted((tmp_path / "mini" / name).read_text().split()) == sorted(shared)
+    assert counts["left_out"] == 0 and counts["train"] > counts["test"] > counts["validation"] > 0

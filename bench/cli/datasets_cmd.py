@@ -85,3 +85,15 @@ def fetch(session: Session, name: str, url: str | None, sha256: str | None, allo
     )
     index = adapter.index()
     click.echo(f"{name}: {len(index.clips)} clips, {len(index.class_names)} classes at {target}")
+
+
+@datasets.command("resplit-speechcommands")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path))
+def resplit_speechcommands(source: Path, target: Path) -> None:
+    """Copy the 10 keywords of a Speech Commands folder SOURCE to TARGET, re-split by speaker hash
+    (how the shared `speech_commands_mini` subset is made from official test-split files)."""
+    from bench.data.adapters.speechcommands import resplit_by_speaker
+
+    counts = resplit_by_speaker(source, target)
+    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()) + f" -> {target}")

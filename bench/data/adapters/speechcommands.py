@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.data.clips import Clip, ClipIndex
 from bench.data.registry import DatasetAdapter, DatasetInfo, register_dataset
@@ -58,3 +62,51 @@ class SpeechCommands(DatasetAdapter):
                 )
                 clips.append(Clip(key=relative, label=label, group=speaker, split=split, source=path))
         return ClipIndex("speechcommands", keywords, clips, subset_note=self.options.subset_note)
+
+
+_MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # the release's which_set() constant
+
+
+def speaker_percentage(speaker: str) -> float:
+    """The position (0-100) of a speaker in Speech Commands' own hash-based split (``which_set``)."""
+    digest = hashlib.sha1(speaker.encode("utf-8")).hexdigest()
+    return (int(digest, 16) % (_MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_NUM_WAVS_PER_CLASS)
+
+
+def resplit_by_speaker(
+    source: Path,
+    target: Path,
+    keywords: tuple[str, ...] = KEYWORDS,
+    test_below: float = 11.4,
+    validation_below: float = 12.1,
+    keep_below: float = 17.0,
+) -> dict[str, int]:
+    """Build a Speech Commands copy whose files all come from one official split (e.g. only test-split
+    files) by re-splitting it by speaker with the release's hash: percentage < ``test_below`` -> test,
+    < ``validation_below`` -> validation, < ``keep_below`` -> train, the rest left out. Speakers never
+    straddle splits. This is how the shared ``speech_commands_mini`` copy was made."""
+    if target.exists():
+        raise DataError(f"{target} already exists; choose a new folder")
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    lists: dict[str, list[str]] = {"test": [], "validation": []}
+    counts = {"train": 0, "validation": 0, "test": 0, "left_out": 0}
+    for word in keywords:
+        folder = source / word
+        if not folder.is_dir():
+            raise DataError(f"speechcommands: keyword folder {folder} is missing")
+        for path in sorted(folder.glob("*_nohash_*.wav")):
+            percent = speaker_percentage(path.name.split("_nohash_")[0])
+            if percent >= keep_below:
+                counts["left_out"] += 1
+                continue
+            split = "test" if percent < test_below else "validation" if percent < validation_below else "train"
+            counts[split] += 1
+            if split != "train":
+                lists[split].append(f"{word}/{path.name}")
+            (staging / word).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, staging / word / path.name)
+    (staging / "testing_list.txt").write_text("".join(f"{line}\n" for line in lists["test"]))
+    (staging / "validation_list.txt").write_text("".join(f"{line}\n" for line in lists["validation"]))
+    os.replace(staging, target)
+    return counts
