@@ -52,7 +52,7 @@ def test_base_image_is_pinned_by_tag():
     args = dict(re.findall(r"^ARG (\w+)=(\S+)$", DOCKERFILE, flags=re.M))
     image = args["BASE_IMAGE"]
     assert image.startswith("nvidia/cuda:") and "-runtime-" in image
-    name, _, tag = image.partition(":")
+    _, _, tag = image.partition(":")
     assert tag and tag != "latest"
 
 
