@@ -15,8 +15,8 @@ import torch
 from bench.augment import AugmentParams
 from bench.models import build_convnet
 from bench.techniques.base import Budget, DistilledSet, Technique
-from bench.techniques.loop import Learnables, iteration_generator, iteration_seed, optimise
-from bench.techniques.matching import checkpoint_for, finish, siamese
+from bench.techniques.loop import Learnables, iteration_generator, iteration_seed
+from bench.techniques.matching import finish, run_loop, siamese
 from bench.techniques.registry import register_technique
 from bench.techniques.sampling import ClassSampler
 
@@ -76,14 +76,5 @@ class DistributionMatching(Technique):
             learn.step()
             return float(loss.detach())
 
-        history = optimise(
-            learn,
-            iterations,
-            step,
-            checkpoint=checkpoint_for(self, train_set, ipc, seed, iterations),
-            checkpoint_every=self.context.checkpoint_every,
-            resume=self.context.resume,
-            label=f"dm {train_set.dataset} ipc={ipc}",
-            progress=progress,
-        )
+        history = run_loop(self, train_set, ipc, seed, learn, iterations, step, progress)
         return finish(self, learn.tensors["x"], y, history, iterations)

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from bench.augment import AugmentParams, augment
 from bench.models import build_convnet
 from bench.techniques.base import Budget, DistilledSet, Technique
-from bench.techniques.loop import Learnables, iteration_generator, iteration_seed, optimise
-from bench.techniques.matching import checkpoint_for, finish, siamese
+from bench.techniques.loop import Learnables, iteration_generator, iteration_seed
+from bench.techniques.matching import finish, run_loop, siamese
 from bench.techniques.registry import register_technique
 from bench.techniques.sampling import ClassSampler
 
@@ -116,16 +116,7 @@ class _GradientMatching(Technique):
                         net_optimiser.step()
             return total / outer_loop
 
-        history = optimise(
-            learn,
-            iterations,
-            step,
-            checkpoint=checkpoint_for(self, train_set, ipc, seed, iterations),
-            checkpoint_every=self.context.checkpoint_every,
-            resume=self.context.resume,
-            label=f"{self.name} {train_set.dataset} ipc={ipc}",
-            progress=progress,
-        )
+        history = run_loop(self, train_set, ipc, seed, learn, iterations, step, progress)
         return finish(self, learn.tensors["x"], y, history, iterations)
 
 

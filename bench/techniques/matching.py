@@ -4,6 +4,7 @@ siamese augmentation draw, and turning a finished loop into a :class:`DistilledS
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import torch
 
@@ -11,7 +12,7 @@ from bench.augment import AugmentDraw, AugmentParams, apply, draw
 from bench.features.store import FeatureSet
 from bench.hashing import sha256_json
 from bench.techniques.base import Cost, DistilledSet, Technique
-from bench.techniques.loop import Checkpoint
+from bench.techniques.loop import Checkpoint, Learnables, optimise
 
 
 def checkpoint_for(
@@ -32,6 +33,29 @@ def checkpoint_for(
         }
     )
     return Checkpoint(path, fingerprint)
+
+
+def run_loop(
+    technique: Technique,
+    train_set: FeatureSet,
+    ipc: int,
+    seed: int,
+    learnables: Learnables,
+    iterations: int,
+    step: Callable[[int], float],
+    progress: bool,
+) -> list[float]:
+    """:func:`optimise` with the technique's checkpoint settings and a progress label."""
+    return optimise(
+        learnables,
+        iterations,
+        step,
+        checkpoint=checkpoint_for(technique, train_set, ipc, seed, iterations),
+        checkpoint_every=technique.context.checkpoint_every,
+        resume=technique.context.resume,
+        label=f"{technique.name} {train_set.dataset} ipc={ipc}",
+        progress=progress,
+    )
 
 
 def siamese(params: AugmentParams, generator: torch.Generator, *batches: torch.Tensor) -> list[torch.Tensor]:

@@ -23,8 +23,8 @@ from bench.errors import UserError
 from bench.models import build_convnet
 from bench.techniques.base import Budget, DistilledSet, Technique
 from bench.techniques.experts import ExpertParams, ExpertStore, experts_key, train_experts
-from bench.techniques.loop import Learnables, iteration_generator, optimise
-from bench.techniques.matching import checkpoint_for, finish
+from bench.techniques.loop import Learnables, iteration_generator
+from bench.techniques.matching import finish, run_loop
 from bench.techniques.registry import register_technique
 from bench.techniques.sampling import ClassSampler
 
@@ -127,16 +127,7 @@ class TrajectoryMatching(Technique):
             learn.step()
             return float(loss.detach())
 
-        history = optimise(
-            learn,
-            iterations,
-            step,
-            checkpoint=checkpoint_for(self, train_set, ipc, seed, iterations),
-            checkpoint_every=self.context.checkpoint_every,
-            resume=self.context.resume,
-            label=f"mtt {train_set.dataset} ipc={ipc}",
-            progress=progress,
-        )
+        history = run_loop(self, train_set, ipc, seed, learn, iterations, step, progress)
         lr = float(learn.tensors["lr"].detach())
         if not lr > 0:
             raise UserError(f"mtt: the learned learning rate ended at {lr}; lower lr_lr")
