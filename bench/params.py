@@ -79,6 +79,7 @@ class Profile:
     model: ModelParams
     protocol: ProtocolParams
     features_by_dataset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    budgets: str = ""  # which techniques' built-in budget set applies (``quick`` or ``standard``)
 
     def features_for(self, dataset: str) -> FeatureParams:
         """The profile's feature parameters with the dataset's overrides (e.g. 5 s clips for ESC)."""
@@ -160,7 +161,7 @@ def load_profile(params: Mapping[str, Any], name: str | None = None) -> Profile:
         raise UserError(f"profile {name!r} is not defined in params.yaml (known: {', '.join(profiles) or 'none'})")
     raw = profiles[name]
     where = f"profiles.{name}"
-    unknown = sorted(set(raw) - {"features", "model", "protocol", "features_by_dataset"})
+    unknown = sorted(set(raw) - {"features", "model", "protocol", "features_by_dataset", "budgets"})
     if unknown:
         raise UserError(f"{where}: unknown key(s) {', '.join(unknown)}")
     by_dataset = raw.get("features_by_dataset") or {}
@@ -170,6 +171,7 @@ def load_profile(params: Mapping[str, Any], name: str | None = None) -> Profile:
         model=parse_section(ModelParams, raw.get("model"), f"{where}.model"),
         protocol=parse_section(ProtocolParams, raw.get("protocol"), f"{where}.protocol"),
         features_by_dataset=by_dataset,
+        budgets=str(raw.get("budgets") or name),
     )
     for dataset in by_dataset:
         profile.features_for(dataset)  # validate overrides eagerly

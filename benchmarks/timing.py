@@ -26,7 +26,7 @@ from bench.techniques import Budget, DistillContext, get_technique
 
 def time_iterations(name: str, features, ipc: int, profile, device, repeats: int, cache: Path) -> float:
     cls = get_technique(name)
-    params = cls.configure(profile.name)
+    params = cls.configure(profile.budgets)
     technique = cls(params, DistillContext(model=profile.model, profile=profile.name, cache_dir=cache))
     if name == "mtt":
         technique.expert_store(features, device, progress=False)  # experts are a separate artefact

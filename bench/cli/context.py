@@ -1,70 +1,11 @@
-"""Shared state of one ``distrack`` invocation: params, profile, data root, cache, device."""
+"""The click decorator that hands each command the invocation's :class:`~bench.session.Session`."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from functools import cached_property
-from pathlib import Path
-from typing import Any
-
 import click
-import torch
 
-from bench.data.registry import DatasetAdapter, open_dataset
-from bench.device import resolve_device
-from bench.features.store import FeatureSet, load_feature_set
-from bench.params import Profile, load_params, load_profile, resolve_data_root
-
-CACHE_ENV = "DISTRACK_CACHE_DIR"
-
-
-@dataclass
-class Session:
-    params_path: Path
-    profile_name: str | None
-    data_root_option: Path | None
-    cache_dir: Path
-    device_name: str
-    progress: bool
-    dataset_dirs: dict[str, str]
-
-    @cached_property
-    def params(self) -> dict[str, Any]:
-        params = load_params(self.params_path)
-        datasets = params.setdefault("datasets", {}) or {}
-        for name, directory in self.dataset_dirs.items():
-            datasets.setdefault(name, {})["dir"] = directory
-        params["datasets"] = datasets
-        return params
-
-    @cached_property
-    def profile(self) -> Profile:
-        return load_profile(self.params, self.profile_name)
-
-    @cached_property
-    def data_root(self) -> Path | None:
-        return resolve_data_root(self.data_root_option, self.params)
-
-    @cached_property
-    def device(self) -> torch.device:
-        return resolve_device(self.device_name)
-
-    def dataset(self, name: str) -> DatasetAdapter:
-        return open_dataset(name, self.data_root, self.params)
-
-    def features(self, name: str, skip_bad: bool = False) -> FeatureSet:
-        return load_feature_set(
-            self.dataset(name),
-            self.profile.features_for(name),
-            self.cache_dir,
-            skip_bad=skip_bad,
-            progress=self.progress,
-        )
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV, "cache"))
-
+from bench.session import CACHE_ENV, Session, default_cache_dir
 
 pass_session = click.make_pass_decorator(Session)
+
+__all__ = ["CACHE_ENV", "Session", "default_cache_dir", "pass_session"]

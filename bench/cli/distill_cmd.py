@@ -7,38 +7,12 @@ import json
 from pathlib import Path
 
 import click
-import yaml
 from tabulate import tabulate
 
-from bench.atomic import write_json_atomic
 from bench.cli.context import Session, pass_session
-from bench.device import device_description
-from bench.errors import UserError
-from bench.evaluation.sets import save_set
-from bench.techniques import Budget, DistillContext, get_technique, technique_names
+from bench.pipeline.cells import build_technique, distill_to_file, technique_overrides
+from bench.techniques import get_technique, technique_names
 from bench.techniques.mtt import TrajectoryMatching
-
-
-def _overrides(session: Session, technique: str, pairs: tuple[str, ...]) -> dict:
-    """params.yaml's ``techniques.<name>`` section, then ``--set-param key=value`` (values parsed as YAML)."""
-    merged = dict((session.params.get("techniques") or {}).get(technique) or {})
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UserError(f"--param expects KEY=VALUE, got {pair!r}")
-        merged[key] = yaml.safe_load(value)
-    return merged
-
-
-def build_technique(session: Session, name: str, pairs: tuple[str, ...] = (), **context: object):
-    cls = get_technique(name)
-    params = cls.configure(session.profile.name, _overrides(session, name, pairs))
-    return cls(
-        params,
-        DistillContext(
-            model=session.profile.model, profile=session.profile.name, cache_dir=session.cache_dir, **context
-        ),
-    )  # type: ignore[arg-type]
 
 
 @click.command()
@@ -65,40 +39,23 @@ def distill(
     checkpoint_every: int,
 ) -> None:
     """Distil DATASET into IPC items per class; write the set and a sidecar JSON atomically."""
-    if out.suffix != ".safetensors":
-        raise UserError(f"--out {out}: the set is written as safetensors; use a .safetensors name")
-    if checkpoint_every < 1:
-        raise UserError("--checkpoint-every must be at least 1")
-    checkpoint = out.with_name(out.name + ".ckpt")
-    method = build_technique(
-        session, technique, pairs, checkpoint_path=checkpoint, checkpoint_every=checkpoint_every, resume=resume
+    sidecar = distill_to_file(
+        session,
+        technique,
+        dataset,
+        ipc,
+        seed,
+        out,
+        pairs=pairs,
+        iterations=iterations,
+        resume=resume,
+        checkpoint_every=checkpoint_every,
     )
-    feats = session.features(dataset)
-    result = method.run(feats, ipc, seed, Budget(iterations), session.device, progress=session.progress)
-    extra = {
-        "dataset": dataset,
-        "seed": seed,
-        "profile": session.profile.name,
-        "feature_key": feats.cache_key,
-        "data_hash": feats.data_hash,
-        "device": device_description(session.device),
-    }
-    save_set(out, result.to_labelled(extra))
-    sidecar = {
-        **extra,
-        "technique": technique,
-        "ipc": ipc,
-        "params": result.params,
-        "cost": dataclasses.asdict(result.cost),
-        "learned_lr": result.lr,
-        "loss_history": result.history,
-    }
-    write_json_atomic(out.with_suffix(".json"), sidecar)
-    checkpoint.unlink(missing_ok=True)
-    last = f", final loss {result.history[-1]:.4g}" if result.history else ""
+    history, cost = sidecar["loss_history"], sidecar["cost"]
+    last = f", final loss {history[-1]:.4g}" if history else ""
     click.echo(
-        f"{technique} {dataset} ipc={ipc} seed={seed}: {len(result.y)} items in "
-        f"{result.cost.wall_seconds:.1f} s ({result.cost.iterations} iterations{last}) -> {out}"
+        f"{technique} {dataset} ipc={ipc} seed={seed}: {cost['wall_seconds']:.1f} s "
+        f"({cost['iterations']} iterations{last}) -> {out}"
     )
 
 
@@ -122,7 +79,7 @@ def techniques(session: Session, as_json: bool) -> None:
     rows = []
     for name in technique_names():
         cls = get_technique(name)
-        params = dataclasses.asdict(cls.configure(session.profile.name, _overrides(session, name, ())))
+        params = dataclasses.asdict(cls.configure(session.profile.budgets, technique_overrides(session, name)))
         rows.append({"name": name, "description": cls.description, "module": cls.__module__, "params": params})
     if as_json:
         click.echo(json.dumps(rows, indent=2))

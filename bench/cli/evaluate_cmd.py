@@ -8,15 +8,12 @@ from pathlib import Path
 import click
 
 from bench.cli.context import Session, pass_session
-from bench.device import device_description
 from bench.errors import UserError
-from bench.evaluation.protocol import evaluate_set
-from bench.evaluation.prototype import evaluate_prototypes
-from bench.evaluation.records import build_record, write_record
 from bench.evaluation.references import full_training_set, random_real_subset
-from bench.evaluation.sets import LabelledSet, load_set
+from bench.evaluation.sets import load_set
 from bench.evaluation.sets import save_set as write_set
-from bench.hashing import sha256_file, sha256_json
+from bench.hashing import sha256_file
+from bench.pipeline.cells import evaluate_to_record
 
 
 def _parse_seeds(value: str | None) -> tuple[int, ...] | None:
@@ -29,15 +26,6 @@ def _parse_seeds(value: str | None) -> tuple[int, ...] | None:
     if not seeds:
         raise click.BadParameter("at least one seed is needed", param_hint="--seeds")
     return seeds
-
-
-def _tensor_digest(labelled: LabelledSet) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    digest.update(labelled.x.contiguous().numpy().tobytes())
-    digest.update(labelled.y.contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 @click.command()
@@ -91,60 +79,42 @@ def evaluate(
         raise UserError("give exactly one of --set FILE or --reference random|full")
     if reference == "random" and ipc is None:
         raise UserError("--reference random needs --ipc")
-    profile = session.profile
-    protocol = profile.protocol
+    protocol = session.profile.protocol
     overrides = {k: v for k, v in (("epochs", epochs), ("seeds", _parse_seeds(seeds))) if v is not None}
     if overrides:
         protocol = dataclasses.replace(protocol, **overrides)
-    if protocol.epochs < 1:
-        raise UserError(f"--epochs must be at least 1, got {protocol.epochs}")
     feats = session.features(dataset)
     if set_path is not None:
         labelled = load_set(set_path, shape=feats.shape, num_classes=feats.num_classes)
-        technique = str(labelled.metadata.get("technique", "file"))
-        digest, source = sha256_file(set_path), str(set_path)
+        technique, digest, source = None, sha256_file(set_path), str(set_path)
     elif reference == "random":
         labelled = random_real_subset(feats, ipc, subset_seed)  # type: ignore[arg-type]
-        technique, digest, source = "random", _tensor_digest(labelled), f"reference:random:seed={subset_seed}"
+        technique, digest, source = "random", None, f"reference:random:seed={subset_seed}"
     else:
         labelled = full_training_set(feats)
-        technique, digest, source = "full", _tensor_digest(labelled), "reference:full"
+        technique, digest, source = "full", None, "reference:full"
     if save_set is not None:
         write_set(save_set, labelled)
+    technique = technique or str(labelled.metadata.get("technique", "file"))
     set_ipc = None if technique == "full" else labelled.ipc
-    device = session.device
-    result = evaluate_set(
-        labelled.x, labelled.y, feats, profile.model, protocol, device, labelled.lr, progress=session.progress
-    )
-    proto = (
-        evaluate_prototypes(labelled.x, labelled.y, feats, profile.model, protocol.seeds, device) if prototype else None
-    )
-    record = build_record(
-        features=feats,
-        dataset_options=session.dataset(dataset).describe_options(),
-        profile=profile.name,
-        model=profile.model,
+    default_name = f"{technique}-ipc{set_ipc or 'all'}-{session.profile.name}.json"
+    out = out or Path("outputs") / "records" / dataset / default_name
+    record, result = evaluate_to_record(
+        session,
+        dataset,
+        labelled,
+        out,
         protocol=protocol,
-        device=device_description(device),
-        result=result,
-        prototype=proto,
-        evaluated={
-            "technique": technique,
-            "params": labelled.metadata.get("params", {}),
-            "ipc": set_ipc,
-            "num_items": len(labelled.y),
-            "sha256": digest,
-            "source": source,
-            "learned_lr": labelled.lr,
-            "set_metadata_hash": sha256_json(labelled.metadata),
-        },
+        technique=technique,
+        digest=digest,
+        source=source,
+        prototype=prototype,
     )
-    out = out or Path("outputs") / "records" / dataset / f"{technique}-ipc{set_ipc or 'all'}-{profile.name}.json"
-    write_record(out, record)
+    proto = record["results"]["prototype_test_accuracy"]
     line = (
         f"{dataset} {technique} ipc={set_ipc or 'all'}: test {result.test_mean:.3f} ± {result.test_std:.3f} "
         f"({len(result.seeds)} seeds), validation {result.validation_mean:.3f}"
     )
     if proto is not None:
-        line += f", prototype {proto.mean:.3f} ± {proto.std:.3f}"
+        line += f", prototype {proto['mean']:.3f} ± {proto['std']:.3f}"
     click.echo(f"{line}; {result.wall_seconds:.1f} s; record {out}")

@@ -43,6 +43,20 @@ class ClipIndex:
             result[name] = [counter.get(i, 0) for i in range(len(self.class_names))]
         return result
 
+    def limited(self, per_class: int) -> ClipIndex:
+        """The first ``per_class`` clips of each class in each split (in key order): a tiny, deterministic
+        subset of real data for smoke runs. The subset is named in ``subset_note`` so results from it are
+        never mistaken for full-dataset results."""
+        kept, seen = [], Counter()
+        for clip in sorted(self.clips, key=lambda c: c.key):
+            if seen[clip.split, clip.label] < per_class:
+                seen[clip.split, clip.label] += 1
+                kept.append(clip)
+        note = f"at most {per_class} clips per class per split"
+        if self.subset_note:
+            note = f"{self.subset_note}; {note}"
+        return ClipIndex(self.dataset, self.class_names, kept, note, self.skipped)
+
     def validate(self) -> None:
         """Fail loudly on an empty split, a class missing from a split, or a group in two splits."""
         if not self.clips:

@@ -39,15 +39,20 @@ class DatasetAdapter(abc.ABC):
     info: ClassVar[DatasetInfo]
     Options: ClassVar[type] = NoOptions
 
-    def __init__(self, root: Path | None, options: Any = None) -> None:
+    def __init__(self, root: Path | None, options: Any = None, limit_per_class: int | None = None) -> None:
         self.root = root
         self.options = options if options is not None else self.Options()
+        self.limit_per_class = limit_per_class
 
     @classmethod
     def from_config(cls, data_root: Path | None, config: Mapping[str, Any] | None) -> DatasetAdapter:
-        """``config`` is the dataset's section of params.yaml: ``dir`` plus the adapter's options."""
+        """``config`` is the dataset's section of params.yaml: ``dir``, the optional ``limit_per_class``
+        (a tiny real subset for smoke runs) and the adapter's own options."""
         config = dict(config or {})
         directory = config.pop("dir", cls.info.default_dir)
+        limit = config.pop("limit_per_class", None)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise UserError(f"datasets.{cls.info.name}.limit_per_class: expected a positive integer, got {limit!r}")
         options = parse_section(cls.Options, config, f"datasets.{cls.info.name}")
         root = None
         if directory is not None:
@@ -56,7 +61,7 @@ class DatasetAdapter(abc.ABC):
                 if data_root is None:
                     raise UserError(f"{cls.info.name}: no data root set; pass --data-root or set DISTRACK_DATA_ROOT")
                 root = data_root / root
-        return cls(root, options)
+        return cls(root, options, limit)
 
     @property
     def name(self) -> str:
@@ -78,6 +83,8 @@ class DatasetAdapter(abc.ABC):
     def index(self) -> ClipIndex:
         """Scan the layout and check the split is sound."""
         index = self.scan()
+        if self.limit_per_class is not None:
+            index = index.limited(self.limit_per_class)
         index.validate()
         return index
 
@@ -89,7 +96,10 @@ class DatasetAdapter(abc.ABC):
         return read_audio(clip.source)
 
     def describe_options(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.options)
+        described = dataclasses.asdict(self.options)
+        if self.limit_per_class is not None:
+            described["limit_per_class"] = self.limit_per_class
+        return described
 
 
 _REGISTRY: dict[str, type[DatasetAdapter]] = {}

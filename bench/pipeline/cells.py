@@ -1,0 +1,171 @@
+"""The two jobs of one grid cell, shared by `distrack distill` / `distrack evaluate`, the sweep runner and
+the DVC stages: distil a set to a file, and score a set file under the fixed protocol into a record."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.atomic import write_json_atomic
+from bench.device import device_description
+from bench.errors import UserError
+from bench.evaluation.protocol import ProtocolResult, evaluate_set
+from bench.evaluation.prototype import evaluate_prototypes
+from bench.evaluation.records import build_record, write_record
+from bench.evaluation.sets import LabelledSet, load_set, save_set
+from bench.hashing import sha256_file, sha256_json
+from bench.params import ProtocolParams
+from bench.session import Session
+from bench.techniques import Budget, DistillContext, Technique, get_technique
+
+
+def technique_overrides(session: Session, technique: str, pairs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """params.yaml's ``techniques.<name>`` section, then ``KEY=VALUE`` pairs (values parsed as YAML)."""
+    merged = dict((session.params.get("techniques") or {}).get(technique) or {})
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--param expects KEY=VALUE, got {pair!r}")
+        merged[key] = yaml.safe_load(value)
+    return merged
+
+
+def build_technique(session: Session, name: str, pairs: tuple[str, ...] = (), **context: Any) -> Technique:
+    cls = get_technique(name)
+    params = cls.configure(session.profile.budgets, technique_overrides(session, name, pairs))
+    return cls(
+        params,
+        DistillContext(
+            model=session.profile.model, profile=session.profile.name, cache_dir=session.cache_dir, **context
+        ),
+    )
+
+
+def distill_to_file(
+    session: Session,
+    technique: str,
+    dataset: str,
+    ipc: int,
+    seed: int,
+    out: Path,
+    *,
+    pairs: tuple[str, ...] = (),
+    iterations: int | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 50,
+    checkpoint: Path | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Distil, then write the set and its sidecar JSON (``<out>.json``) atomically; return the sidecar."""
+    if out.suffix != ".safetensors":
+        raise UserError(f"--out {out}: the set is written as safetensors; use a .safetensors name")
+    if checkpoint_every < 1:
+        raise UserError("--checkpoint-every must be at least 1")
+    checkpoint = checkpoint or out.with_name(out.name + ".ckpt")
+    method = build_technique(
+        session, technique, pairs, checkpoint_path=checkpoint, checkpoint_every=checkpoint_every, resume=resume
+    )
+    feats = session.features(dataset)
+    result = method.run(feats, ipc, seed, Budget(iterations), session.device, progress=session.progress)
+    metadata = {
+        "dataset": dataset,
+        "seed": seed,
+        "profile": session.profile.name,
+        "feature_key": feats.cache_key,
+        "data_hash": feats.data_hash,
+        "device": device_description(session.device),
+        **(extra or {}),
+    }
+    save_set(out, result.to_labelled(metadata))
+    sidecar = {
+        **metadata,
+        "technique": technique,
+        "ipc": ipc,
+        "params": result.params,
+        "cost": dataclasses.asdict(result.cost),
+        "learned_lr": result.lr,
+        "loss_history": result.history,
+    }
+    write_json_atomic(out.with_suffix(".json"), sidecar)
+    checkpoint.unlink(missing_ok=True)
+    return sidecar
+
+
+def tensor_digest(labelled: LabelledSet) -> str:
+    digest = hashlib.sha256()
+    digest.update(labelled.x.contiguous().numpy().tobytes())
+    digest.update(labelled.y.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def evaluate_to_record(
+    session: Session,
+    dataset: str,
+    labelled: LabelledSet,
+    out: Path,
+    *,
+    protocol: ProtocolParams | None = None,
+    technique: str | None = None,
+    digest: str | None = None,
+    source: str | None = None,
+    prototype: bool = True,
+    content_key: str | None = None,
+) -> tuple[dict[str, Any], ProtocolResult]:
+    """Train fresh networks on ``labelled`` under the protocol; write the validated record to ``out``."""
+    profile = session.profile
+    protocol = protocol or profile.protocol
+    if protocol.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {protocol.epochs}")
+    feats = session.features(dataset)
+    technique = technique or str(labelled.metadata.get("technique", "file"))
+    set_ipc = None if technique == "full" else labelled.ipc
+    device = session.device
+    result = evaluate_set(
+        labelled.x, labelled.y, feats, profile.model, protocol, device, labelled.lr, progress=session.progress
+    )
+    proto = (
+        evaluate_prototypes(labelled.x, labelled.y, feats, profile.model, protocol.seeds, device) if prototype else None
+    )
+    evaluated: dict[str, Any] = {
+        "technique": technique,
+        "params": labelled.metadata.get("params", {}),
+        "ipc": set_ipc,
+        "num_items": len(labelled.y),
+        "sha256": digest or tensor_digest(labelled),
+        "source": source,
+        "learned_lr": labelled.lr,
+        "set_metadata_hash": sha256_json(labelled.metadata),
+    }
+    if content_key is not None:
+        evaluated["content_key"] = content_key
+    if "seed" in labelled.metadata:
+        evaluated["distill_seed"] = labelled.metadata["seed"]
+    if "cost" in labelled.metadata:
+        evaluated["distill_cost"] = labelled.metadata["cost"]
+    record = build_record(
+        features=feats,
+        dataset_options=session.dataset(dataset).describe_options(),
+        profile=profile.name,
+        model=profile.model,
+        protocol=protocol,
+        device=device_description(device),
+        result=result,
+        prototype=proto,
+        evaluated=evaluated,
+    )
+    write_record(out, record)
+    return record, result
+
+
+def evaluate_set_file(session: Session, dataset: str, set_path: Path, out: Path, **kwargs: Any) -> dict[str, Any]:
+    feats = session.features(dataset)
+    labelled = load_set(set_path, shape=feats.shape, num_classes=feats.num_classes)
+    record, _ = evaluate_to_record(
+        session, dataset, labelled, out, digest=sha256_file(set_path), source=str(set_path), **kwargs
+    )
+    return record
