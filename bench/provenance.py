@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import platform
 import subprocess
 from pathlib import Path
@@ -40,3 +42,14 @@ def environment() -> dict[str, str | None]:
         "torchaudio": torchaudio.__version__,
         "platform": platform.platform(),
     }
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 over the package's source (.py and .json files): the code part of every content key."""
+    root = Path(bench.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in {".py", ".json"} and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -10,6 +10,7 @@ from tabulate import tabulate
 
 from bench.cli.context import Session, pass_session
 from bench.data.fetch import fetch as fetch_dataset
+from bench.data.fetch import materialise
 from bench.data.registry import dataset_names
 from bench.errors import DataError
 
@@ -76,13 +77,24 @@ def list_datasets(session: Session, as_json: bool) -> None:
 @click.option("--url", default=None, help="Download from this URL instead of the registry's official one.")
 @click.option("--sha256", default=None, help="Expected sha256 of the archive (overrides the registry's).")
 @click.option("--allow-unpinned", is_flag=True, help="Accept an archive whose checksum is not pinned.")
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Make a complete copy in INTO/NAME (copied from the data root, or downloaded); the DVC fetch stage.",
+)
 @pass_session
-def fetch(session: Session, name: str, url: str | None, sha256: str | None, allow_unpinned: bool) -> None:
+def fetch(
+    session: Session, name: str, url: str | None, sha256: str | None, allow_unpinned: bool, into: Path | None
+) -> None:
     """Download and verify dataset NAME into the data root, or check the copy already there."""
     adapter = session.dataset(name)
-    target: Path = fetch_dataset(
-        adapter, url=url, sha256=sha256, allow_unpinned=allow_unpinned, progress=session.progress
-    )
+    options = {"url": url, "sha256": sha256, "allow_unpinned": allow_unpinned}
+    if into is None:
+        target: Path = fetch_dataset(adapter, progress=session.progress, **options)
+    else:
+        target = materialise(adapter, into / name, progress=session.progress, **options)
+        adapter = type(adapter)(target, adapter.options, adapter.limit_per_class)
     index = adapter.index()
     click.echo(f"{name}: {len(index.clips)} clips, {len(index.class_names)} classes at {target}")
 

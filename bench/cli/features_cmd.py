@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import soundfile as sf
 
-from bench.atomic import atomic_path
 from bench.cli.context import Session, pass_session
 from bench.evaluation.sets import load_set
-from bench.features.logmel import logmel_to_waveform
+from bench.samples import write_wavs
 
 
 @click.command()
@@ -38,15 +36,5 @@ def invert(session: Session, dataset: str, set_path: Path, out_dir: Path, per_cl
     """Turn a set's log-mels back into listenable WAV files (Griffin-Lim; phase is estimated)."""
     feats = session.features(dataset)
     labelled = load_set(set_path, shape=feats.shape, num_classes=feats.num_classes)
-    written = 0
-    for c, name in enumerate(feats.class_names):
-        members = (labelled.y == c).nonzero().flatten()[:per_class]
-        if not len(members):
-            continue
-        waves = logmel_to_waveform(feats.denormalise(labelled.x[members]), feats.params, n_iter=iterations)
-        for k, wave in enumerate(waves):
-            target = out_dir / f"{dataset}_{c}_{name.replace(' ', '_')}_{k}.wav"
-            with atomic_path(target) as tmp:
-                sf.write(str(tmp), wave.numpy(), feats.params.sample_rate, format="WAV", subtype="PCM_16")
-            written += 1
-    click.echo(f"wrote {written} WAV file(s) to {out_dir}")
+    written = write_wavs(feats, labelled, out_dir, per_class, iterations)
+    click.echo(f"wrote {len(written)} WAV file(s) to {out_dir}")

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from bench.data.registry import DatasetAdapter
 from bench.errors import DataError, UserError
@@ -100,3 +101,22 @@ def fetch(
     adapter.index()
     print(f"{info.name}: fetched into {target} (sha256 {actual})", file=sys.stderr)
     return target
+
+
+def materialise(adapter: DatasetAdapter, target: Path, progress: bool = False, **download: Any) -> Path:
+    """Make ``target`` a complete copy of the dataset (the DVC ``fetch`` stage's output): copied from the
+    data root when it is there, else downloaded and verified straight into ``target``. Atomic: a copy is
+    staged beside ``target`` and renamed into place, so an interrupted fetch leaves no partial folder."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if adapter.root is not None and adapter.root.is_dir():
+        adapter.index()  # refuse to version a broken dataset
+        staging = Path(tempfile.mkdtemp(prefix=f".{adapter.name}-", dir=target.parent))
+        try:
+            shutil.copytree(adapter.root, staging / "copy", symlinks=False)
+            os.replace(staging / "copy", target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+    return fetch(type(adapter)(target, adapter.options, adapter.limit_per_class), progress=progress, **download)

@@ -1,0 +1,197 @@
+"""``distrack run``: the sweep over params.yaml's grid."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from bench.cli.context import Session, pass_session
+from bench.errors import UserError
+from bench.params import load_params
+from bench.pipeline.executors import EXECUTORS, SlurmOptions, run_cells
+from bench.pipeline.grid import expand, load_grid, parse_only, select
+from bench.pipeline.runner import STAGES, CellOutcome, SweepSettings, cell_state
+from bench.provenance import git_commit
+
+
+def _line(outcome: CellOutcome) -> str:
+    cell = outcome.cell
+    head = f"{cell.dataset} {cell.slug}: {outcome.status}"
+    if outcome.test_mean is not None:
+        head += f", test {outcome.test_mean:.3f} ± {outcome.test_std:.3f}"
+    if outcome.seconds:
+        head += f" ({outcome.seconds:.1f} s)"
+    return f"{head} — {outcome.message}" if outcome.status == "failed" else head
+
+
+@click.command("run")
+@click.option(
+    "--grid",
+    "grid_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Params file holding the grid [default: --params].",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="KEY=V[,KEY=V]",
+    help="Run a slice, e.g. technique=dm,dataset=fsdd; '+' joins values (ipc=1+10).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="local",
+    show_default=True,
+    help="local: this machine; submitit-local: submitit subprocesses; slurm: a Slurm job array.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Cells at once (processes, or the Slurm array's parallelism).",
+)
+@click.option(
+    "--stage",
+    type=click.Choice(STAGES),
+    default="all",
+    show_default=True,
+    help="Distil only, evaluate existing sets only, or both.",
+)
+@click.option("--dry-run", is_flag=True, help="List the cells and whether each is up to date; run nothing.")
+@click.option(
+    "--outputs",
+    type=click.Path(path_type=Path),
+    default=Path("outputs"),
+    show_default=True,
+    help="Where distilled sets (and checkpoints) go.",
+)
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    default=Path("leaderboard/results"),
+    show_default=True,
+    help="Where result records go.",
+)
+@click.option(
+    "--tracking/--no-tracking",
+    default=True,
+    show_default=True,
+    help="Log to MLflow (MLFLOW_TRACKING_URI, default sqlite:///mlflow.db).",
+)
+@click.option("--experiment", default="distrackted", show_default=True, help="MLflow experiment name.")
+@click.option(
+    "--sweep", default=None, help="Parent run name; runs with the same name share one parent [default: a timestamp]."
+)
+@click.option(
+    "--checkpoint-every", type=int, default=10, show_default=True, help="Distillation iterations between checkpoints."
+)
+@click.option("--slurm-partition", default=None, help="Slurm partition (executor slurm).")
+@click.option("--gpus-per-job", type=int, default=0, show_default=True, help="GPUs per Slurm job.")
+@click.option("--cpus-per-job", type=int, default=4, show_default=True, help="CPUs per Slurm job.")
+@click.option(
+    "--timeout-min",
+    type=int,
+    default=240,
+    show_default=True,
+    help="Per-job time limit; preempted or timed-out jobs are requeued and resume.",
+)
+@pass_session
+def run(
+    session: Session,
+    grid_path: Path | None,
+    only: tuple[str, ...],
+    executor: str,
+    jobs: int,
+    stage: str,
+    dry_run: bool,
+    outputs: Path,
+    results: Path,
+    tracking: bool,
+    experiment: str,
+    sweep: str | None,
+    checkpoint_every: int,
+    slurm_partition: str | None,
+    gpus_per_job: int,
+    cpus_per_job: int,
+    timeout_min: int,
+) -> None:
+    """Distil and evaluate every cell of the grid (datasets x techniques x IPC x seeds).
+
+    Cells whose record already carries the same content key (code, data, features, network, protocol,
+    technique params) are skipped, so re-running resumes; an interrupted distillation continues from its
+    checkpoint. Writes are atomic: Ctrl-C or a kill never leaves a half-written set or record.
+    """
+    params_path = grid_path or session.params_path
+    grid = load_grid(load_params(params_path))
+    cells = select(expand(grid), parse_only(only))
+    if not cells:
+        raise UserError("--only selects no cell of the grid")
+    settings = SweepSettings(
+        params_path=str(params_path),
+        profile=session.profile_name or grid.profile,
+        data_root=str(session.data_root_option) if session.data_root_option else None,
+        cache_dir=str(session.cache_dir),
+        device=session.device_name,
+        outputs=str(outputs),
+        results=str(results),
+        dataset_dirs=dict(session.dataset_dirs),
+        stage=stage,
+        checkpoint_every=checkpoint_every,
+        progress=session.progress and jobs == 1 and executor == "local",
+    )
+    if dry_run:
+        rows = [[c.dataset, c.technique, c.ipc, c.seed, cell_state(settings, c)[1]] for c in cells]
+        click.echo(tabulate(rows, headers=["dataset", "technique", "ipc", "seed", "state"]))
+        return
+    target = None
+    if tracking and stage != "distill":
+        from bench.pipeline.tracking import open_sweep
+
+        name = sweep or f"sweep-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"
+        target = open_sweep(
+            experiment,
+            name,
+            params={"profile": settings.profile, "cells": len(cells), **{k: str(v) for k, v in vars(grid).items()}},
+            tags={"git_commit": git_commit() or "unknown", "profile": str(settings.profile), "executor": executor},
+        )
+    click.echo(f"{len(cells)} cell(s), profile {settings.profile}, executor {executor}, jobs {jobs}", err=True)
+    done = []
+
+    def report(outcome: CellOutcome) -> None:
+        done.append(outcome)
+        click.echo(f"[{len(done)}/{len(cells)}] {_line(outcome)}", err=True)
+
+    status = "FAILED"
+    try:
+        outcomes = run_cells(
+            settings,
+            cells,
+            target,
+            executor,
+            jobs,
+            report,
+            SlurmOptions(slurm_partition, gpus_per_job, cpus_per_job, timeout_min=timeout_min),
+        )
+        failed = [o for o in outcomes if o.status == "failed"]
+        status = "FAILED" if failed else "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        if target is not None:
+            from bench.pipeline.tracking import close_sweep
+
+            close_sweep(target, status)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "up to date", "failed")}
+    click.echo(
+        ", ".join(f"{n} {s}" for s, n in counts.items())
+        + (f"; MLflow parent run {target.parent_run_id}" if target else "")
+    )
+    if failed:
+        raise UserError(f"{len(failed)} cell(s) failed: " + "; ".join(_line(o) for o in failed))

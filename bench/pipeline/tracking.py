@@ -1,0 +1,174 @@
+"""MLflow tracking of sweeps: one parent run per sweep, one nested run per cell.
+
+Embedded by default (``sqlite:///mlflow.db`` with artefacts under ``./mlartifacts``, both set explicitly);
+``MLFLOW_TRACKING_URI`` selects a server. Only the thread-safe ``MlflowClient`` API is used (no global
+"active run"), and every call retries on SQLite's "database is locked", so several worker processes can log
+at once. The experiment and the parent run are created before fan-out, so workers never race to create
+the database schema."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.errors import UserError
+
+URI_ENV = "MLFLOW_TRACKING_URI"
+DEFAULT_URI = "sqlite:///mlflow.db"
+DEFAULT_ARTIFACTS = "mlartifacts"
+SWEEP_TAG = "distrack.sweep"
+T = TypeVar("T")
+
+
+def tracking_uri() -> str:
+    return os.environ.get(URI_ENV) or DEFAULT_URI
+
+
+def _transient(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(mark in text for mark in ("database is locked", "database is busy", "connection", "timed out", "503"))
+
+
+def retrying(call: Callable[..., T], *args: Any, attempts: int = 10, **kwargs: Any) -> T:
+    """Run an MLflow call, backing off on lock contention and brief server unavailability."""
+    for attempt in range(attempts):
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if attempt == attempts - 1 or not _transient(exc):
+                raise
+            time.sleep(min(5.0, 0.1 * 2**attempt) * (0.5 + random.random()))  # jitter, not a result draw
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class TrackingTarget:
+    """What a worker needs to log a cell run under the sweep's parent run (picklable)."""
+
+    uri: str
+    experiment_id: str
+    parent_run_id: str
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def _is_local(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:", "/")) or "://" not in uri
+
+
+def open_sweep(
+    experiment: str, sweep: str, params: Mapping[str, Any], tags: Mapping[str, str], uri: str | None = None
+) -> TrackingTarget:
+    """Create the experiment if needed and find (by the ``distrack.sweep`` tag) or create the parent run."""
+    uri = uri or tracking_uri()
+    try:
+        client = _client(uri)
+        found = retrying(client.get_experiment_by_name, experiment)
+        if found is None:
+            location = Path(DEFAULT_ARTIFACTS).resolve().as_uri() if _is_local(uri) else None
+            experiment_id = retrying(client.create_experiment, experiment, artifact_location=location)
+        else:
+            experiment_id = found.experiment_id
+        existing = retrying(
+            client.search_runs, [experiment_id], filter_string=f"tags.`{SWEEP_TAG}` = '{sweep}'", max_results=1
+        )
+        if existing:
+            parent = existing[0].info.run_id
+            retrying(client.update_run, parent, status="RUNNING")
+        else:
+            run = retrying(client.create_run, experiment_id, tags={SWEEP_TAG: sweep, **tags}, run_name=sweep)
+            parent = run.info.run_id
+            retrying(client.log_batch, parent, params=_params(params))
+    except ImportError as exc:
+        raise UserError("MLflow is not installed; install it or pass --no-tracking") from exc
+    except Exception as exc:
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(
+            f"MLflow tracking at {uri} failed ({exc}); check MLFLOW_TRACKING_URI or pass --no-tracking"
+        ) from exc
+    return TrackingTarget(uri, experiment_id, parent)
+
+
+def close_sweep(target: TrackingTarget, status: str) -> None:
+    retrying(_client(target.uri).set_terminated, target.parent_run_id, status)
+
+
+def _params(values: Mapping[str, Any]):
+    from mlflow.entities import Param
+
+    return [Param(key, str(value)[:6000]) for key, value in sorted(values.items())]
+
+
+def flatten(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            flat.update(flatten(name, value))
+        else:
+            flat[name] = value
+    return flat
+
+
+@dataclass
+class CellLog:
+    """Everything one cell reports: params, tags, metric series, final metrics and artefact files."""
+
+    name: str
+    params: dict[str, Any]
+    tags: dict[str, str]
+    series: dict[str, list[float]]  # metric name -> value per step
+    final: dict[str, float]
+    artefacts: list[Path]
+
+
+def log_cell(target: TrackingTarget, log: CellLog, artefact_hook: Callable[[Path], list[Path]] | None = None) -> str:
+    """One nested run under the sweep's parent; returns its run id."""
+    from mlflow.entities import Metric
+
+    client = _client(target.uri)
+    tags = {"mlflow.parentRunId": target.parent_run_id, **log.tags}
+    run = retrying(client.create_run, target.experiment_id, tags=tags, run_name=log.name)
+    run_id = run.info.run_id
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(name, float(v), now, step) for name, values in log.series.items() for step, v in enumerate(values)
+    ]
+    metrics += [Metric(name, float(v), now, 0) for name, v in log.final.items()]
+    retrying(client.log_batch, run_id, params=_params(log.params))
+    for start in range(0, len(metrics), 1000):  # MLflow's batch limit
+        retrying(client.log_batch, run_id, metrics=metrics[start : start + 1000])
+    artefacts = list(log.artefacts)
+    with tempfile.TemporaryDirectory(prefix="distrack-artefacts-") as scratch:
+        if artefact_hook is not None:
+            artefacts += artefact_hook(Path(scratch))
+        for path in artefacts:
+            if path.is_dir():
+                retrying(client.log_artifacts, run_id, str(path), path.name)
+            else:
+                retrying(client.log_artifact, run_id, str(path))
+    retrying(client.set_terminated, run_id, "FINISHED")
+    return run_id
+
+
+def count_cell_runs(target: TrackingTarget) -> int:
+    """Nested runs under the sweep's parent (tests and the closing summary use it)."""
+    client = _client(target.uri)
+    runs = retrying(
+        client.search_runs,
+        [target.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{target.parent_run_id}'",
+        max_results=10_000,
+    )
+    return len(runs)

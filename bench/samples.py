@@ -1,0 +1,69 @@
+"""Seeing and hearing a set: a spectrogram grid (PNG) and Griffin-Lim WAVs inverted from its log-mels.
+
+Used by `distrack invert`, by the MLflow artefacts of each cell and by the leaderboard's sample sounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import soundfile as sf
+import torch
+
+from bench.atomic import atomic_path
+from bench.evaluation.sets import LabelledSet
+from bench.features.logmel import logmel_to_waveform
+from bench.features.store import FeatureSet
+
+
+def _members(labelled: LabelledSet, label: int, per_class: int) -> torch.Tensor:
+    return (labelled.y == label).nonzero().flatten()[:per_class]
+
+
+def write_wavs(
+    feats: FeatureSet, labelled: LabelledSet, out_dir: Path, per_class: int = 1, iterations: int = 64
+) -> list[Path]:
+    """One WAV per item (up to ``per_class`` per class), named ``<dataset>_<label>_<class>_<k>.wav``."""
+    written = []
+    for label, name in enumerate(feats.class_names):
+        members = _members(labelled, label, per_class)
+        if not len(members):
+            continue
+        waves = logmel_to_waveform(feats.denormalise(labelled.x[members]), feats.params, n_iter=iterations)
+        for k, wave in enumerate(waves):
+            target = out_dir / f"{feats.dataset}_{label}_{name.replace(' ', '_')}_{k}.wav"
+            with atomic_path(target) as tmp:
+                sf.write(str(tmp), wave.numpy(), feats.params.sample_rate, format="WAV", subtype="PCM_16")
+            written.append(target)
+    return written
+
+
+def write_spectrogram_grid(feats: FeatureSet, labelled: LabelledSet, target: Path, title: str = "") -> Path:
+    """Classes as columns, the first items of each class as rows, in the dataset's normalised units."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = max(1, min(labelled.ipc, 4))
+    cols = feats.num_classes
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.25 * rows + 0.5), squeeze=False)
+    for label, name in enumerate(feats.class_names):
+        members = _members(labelled, label, rows)
+        for row in range(rows):
+            ax = axes[row][label]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row < len(members):
+                ax.imshow(labelled.x[members[row], 0].numpy(), origin="lower", aspect="auto", cmap="magma")
+            else:
+                ax.axis("off")
+            if row == 0:
+                ax.set_title(name, fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(target) as tmp:
+        # A fixed software tag keeps the PNG byte-identical across runs (no timestamp in the metadata).
+        fig.savefig(tmp, format="png", dpi=80, metadata={"Software": "distrackted"})
+    plt.close(fig)
+    return target
