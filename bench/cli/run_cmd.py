@@ -176,7 +176,9 @@ def run(
             executor,
             jobs,
             report,
-            SlurmOptions(slurm_partition, gpus_per_job, cpus_per_job, timeout_min=timeout_min),
+            SlurmOptions(
+                slurm_partition, gpus_per_job, cpus_per_job, timeout_min=timeout_min, folder=str(outputs / "submitit")
+            ),
         )
         failed = [o for o in outcomes if o.status == "failed"]
         status = "FAILED" if failed else "FINISHED"

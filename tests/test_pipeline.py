@@ -1,0 +1,253 @@
+"""The sweep runner (`distrack run`): grid parsing, content-key skips, kill -9 resume, concurrent MLflow
+logging (embedded SQLite and a live `mlflow server`), submitit's local executor."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from bench.cli import cli
+from bench.errors import UserError
+from bench.evaluation.sets import load_set
+from bench.pipeline.grid import Cell, expand, load_grid, parse_only, select
+from bench.pipeline.tracking import TrackingTarget, count_cell_runs
+from tests.conftest import TINY_PARAMS
+
+GRID = """
+grid: {profile: tiny, datasets: [synthetic], techniques: TECHNIQUES, ipc: IPC, seeds: [0]}
+techniques: {dm: {iterations: ITERATIONS}}
+"""
+
+
+def _params(tmp_path: Path, techniques: str = "[random, dm]", ipc: str = "[1]", iterations: int = 3) -> Path:
+    grid = GRID.replace("TECHNIQUES", techniques).replace("IPC", ipc).replace("ITERATIONS", str(iterations))
+    path = tmp_path / "params.yaml"
+    path.write_text(TINY_PARAMS + grid)
+    return path
+
+
+def _run(tmp_path: Path, params: Path, *args: str, env: dict | None = None):
+    base = ["--params", str(params), "--cache-dir", str(tmp_path / "cache"), "-q", "run"]
+    paths = ["--outputs", str(tmp_path / "outputs"), "--results", str(tmp_path / "results")]
+    return CliRunner(env=env).invoke(cli, [*base, *paths, *args])
+
+
+def test_grid_expands_in_a_fixed_order_and_filters():
+    grid = load_grid(
+        {"grid": {"profile": "quick", "datasets": ["fsdd"], "techniques": ["dm", "random"], "ipc": [1, 10]}}
+    )
+    cells = expand(grid)
+    assert [c.slug for c in cells] == ["dm-ipc1-seed0", "dm-ipc10-seed0", "random-ipc1-seed0", "random-ipc10-seed0"]
+    assert select(cells, parse_only(["technique=dm,ipc=10"])) == [Cell("fsdd", "dm", 10, 0)]
+    assert len(select(cells, parse_only(["ipc=1+10", "technique=random"]))) == 2
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ({"profile": "quick", "datasets": ["nope"], "techniques": ["dm"], "ipc": [1]}, "grid.datasets: unknown nope"),
+        ({"profile": "quick", "datasets": ["fsdd"], "techniques": ["dmm"], "ipc": [1]}, "grid.techniques: unknown dmm"),
+        ({"profile": "quick", "datasets": ["fsdd"], "techniques": ["dm"], "ipc": [0]}, "grid.ipc"),
+        ({"profile": "quick", "datasets": ["fsdd"], "techniques": ["dm"], "ipc": [1], "ipcs": [2]}, "ipcs"),
+    ],
+)
+def test_bad_grids_are_refused_by_name(grid, message):
+    with pytest.raises(UserError, match=message):
+        load_grid({"grid": grid})
+
+
+def test_only_rejects_unknown_keys_and_non_integers():
+    with pytest.raises(UserError, match="KEY one of"):
+        parse_only(["method=dm"])
+    with pytest.raises(UserError, match="ipc must be an integer"):
+        parse_only(["ipc=ten"])
+
+
+def test_second_run_skips_and_a_param_change_reruns_only_that_technique(tmp_path):
+    params = _params(tmp_path)
+    first = _run(tmp_path, params, "--no-tracking")
+    assert first.exit_code == 0, first.output
+    assert "2 done, 0 up to date" in first.output
+    records = sorted((tmp_path / "results" / "tiny" / "synthetic").glob("*.json"))
+    assert [r.name for r in records] == ["dm-ipc1-seed0.json", "random-ipc1-seed0.json"]
+    accuracy = json.loads(records[0].read_text())["results"]["test_accuracy"]["mean"]
+    assert 0.0 <= accuracy <= 1.0
+
+    again = _run(tmp_path, params, "--no-tracking")
+    assert "0 done, 2 up to date" in again.output
+
+    params.write_text(params.read_text().replace("dm: {iterations: 3}", "dm: {iterations: 3, lr_img: 0.5}"))
+    changed = _run(tmp_path, params, "--no-tracking")
+    assert "1 done, 1 up to date" in changed.output
+    assert "synthetic dm-ipc1-seed0: done" in changed.output
+
+    dry = _run(tmp_path, params, "--dry-run")
+    assert dry.output.count("up to date") == 2
+
+
+def test_a_failing_cell_is_reported_and_the_rest_still_run(tmp_path):
+    params = _params(tmp_path, techniques="[random, dm]", ipc="[1, 50]")  # synthetic has 24 clips per class
+    result = _run(tmp_path, params, "--no-tracking")
+    assert result.exit_code == 2
+    assert "2 done" in result.output and "2 failed" in result.output
+    assert "IPC 50" in result.output or "ipc" in result.output.lower()
+
+
+def test_kill_9_mid_distillation_then_rerun_matches_an_uninterrupted_run(tmp_path):
+    iterations = 300
+    reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
+    reference_dir.mkdir()
+    killed_dir.mkdir()
+    params = _params(tmp_path, techniques="[dm]", iterations=iterations)
+    done = _run(reference_dir, params, "--no-tracking", "--checkpoint-every", "10")
+    assert done.exit_code == 0, done.output
+
+    set_dir = killed_dir / "outputs" / "sets" / "tiny" / "synthetic"
+    command = [
+        sys.executable,
+        "-m",
+        "bench.cli.entry",
+        "--params",
+        str(params),
+        "--cache-dir",
+        str(killed_dir / "cache"),
+        "-q",
+        "run",
+        "--no-tracking",
+        "--checkpoint-every",
+        "10",
+        "--outputs",
+        str(killed_dir / "outputs"),
+        "--results",
+        str(killed_dir / "results"),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while not list(set_dir.glob("*.ckpt")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert process.poll() is None, "the sweep finished before it could be killed; raise the iteration count"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (set_dir / "dm-ipc1-seed0.safetensors").exists(), "a killed cell must leave no set"
+    assert not list(set_dir.glob(".*.tmp")), "no temporary file may survive as output"
+
+    resumed = _run(killed_dir, params, "--no-tracking", "--checkpoint-every", "10")
+    assert resumed.exit_code == 0, resumed.output
+    ours = load_set(set_dir / "dm-ipc1-seed0.safetensors")
+    reference = load_set(reference_dir / "outputs" / "sets" / "tiny" / "synthetic" / "dm-ipc1-seed0.safetensors")
+    assert torch.equal(ours.x, reference.x)
+    record = json.loads((killed_dir / "results" / "tiny" / "synthetic" / "dm-ipc1-seed0.json").read_text())
+    expected = json.loads((reference_dir / "results" / "tiny" / "synthetic" / "dm-ipc1-seed0.json").read_text())
+    assert record["results"]["test_accuracy"] == expected["results"]["test_accuracy"]
+    assert not list(set_dir.glob("*.ckpt")), "the checkpoint is removed once the cell is done"
+
+
+def _parent_of(output: str) -> str:
+    return output.strip().rsplit("MLflow parent run ", 1)[1].split()[0]
+
+
+def _assert_all_runs_logged(uri: str, output: str, expected: int) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    parent = _parent_of(output)
+    experiment = client.get_run(parent).info.experiment_id
+    assert count_cell_runs(TrackingTarget(uri, experiment, parent)) == expected
+    children = client.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+    for run in children:
+        assert run.info.status == "FINISHED"
+        assert {"technique", "dataset", "ipc", "seed", "git_commit", "dataset_hash"} <= set(run.data.tags)
+        assert "test_accuracy_mean" in run.data.metrics
+    names = {a.path for a in client.list_artifacts(children[0].info.run_id)}
+    assert {"spectrograms.png", "samples", "record.json"} <= names
+
+
+EIGHT_CELLS = "[random, herding, kcenter, prototype]"
+
+
+def test_four_workers_log_every_run_to_sqlite(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    params = _params(tmp_path, techniques=EIGHT_CELLS, ipc="[1, 2]")
+    result = _run(tmp_path, params, "-j", "4", env={"MLFLOW_TRACKING_URI": uri})
+    assert result.exit_code == 0, result.output
+    assert "8 done" in result.output
+    _assert_all_runs_logged(uri, result.output, 8)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path / 'server.db'}",
+        "--artifacts-destination",
+        str(tmp_path / "server-artifacts"),
+    ]
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 (closed below)
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("mlflow server did not start:\n" + (tmp_path / "server.log").read_text())
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_four_workers_log_every_run_to_a_live_mlflow_server(tmp_path, monkeypatch, mlflow_server):
+    monkeypatch.chdir(tmp_path)
+    params = _params(tmp_path, techniques=EIGHT_CELLS, ipc="[1]")
+    result = _run(tmp_path, params, "-j", "4", env={"MLFLOW_TRACKING_URI": mlflow_server})
+    assert result.exit_code == 0, result.output
+    assert "4 done" in result.output
+    _assert_all_runs_logged(mlflow_server, result.output, 4)
+    assert not (tmp_path / "mlflow.db").exists(), "with a server, nothing is written to the embedded store"
+
+
+def test_submitit_local_executor_runs_the_cells(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    params = _params(tmp_path, techniques="[random, prototype]")
+    result = _run(tmp_path, params, "--no-tracking", "--executor", "submitit-local", "-j", "2")
+    assert result.exit_code == 0, result.output
+    assert "2 done" in result.output
+    assert len(list((tmp_path / "results" / "tiny" / "synthetic").glob("*.json"))) == 2
+    assert list((tmp_path / "outputs" / "submitit").rglob("*_result.pkl")), "submitit wrote its job results"
