@@ -102,7 +102,7 @@ def cli(
 
 
 def _register_commands() -> None:
-    from bench.cli import datasets_cmd, distill_cmd, evaluate_cmd, features_cmd, run_cmd
+    from bench.cli import datasets_cmd, distill_cmd, evaluate_cmd, features_cmd, leaderboard_cmd, run_cmd
 
     cli.add_command(datasets_cmd.datasets)
     cli.add_command(features_cmd.features)
@@ -112,6 +112,7 @@ def _register_commands() -> None:
     cli.add_command(distill_cmd.experts)
     cli.add_command(distill_cmd.techniques)
     cli.add_command(run_cmd.run)
+    cli.add_command(leaderboard_cmd.leaderboard)
 
 
 _register_commands()

@@ -196,3 +196,18 @@ def _assemble(meta: dict, raw: dict[str, tuple[torch.Tensor, torch.Tensor]], par
         subset_note=meta["subset_note"],
         skipped=meta["skipped"],
     )
+
+
+def find_cached_features(cache_roots: list[Path], cache_key: str) -> FeatureSet | None:
+    """A cached feature set by its key, wherever it lies under ``cache_roots`` (no data root needed):
+    how the leaderboard renders sample sounds from a set's recorded ``feature_key``."""
+    for root in cache_roots:
+        for path in sorted(root.rglob(f"features/*-{cache_key[:16]}.safetensors")):
+            try:
+                with safetensors.safe_open(str(path), framework="pt") as handle:
+                    meta = json.loads((handle.metadata() or {})["meta"])
+            except (OSError, KeyError, ValueError, safetensors.SafetensorError):
+                continue
+            if meta.get("cache_key") == cache_key:
+                return _read_cache(path, FeatureParams(**meta["params"]))
+    return None

@@ -1,0 +1,133 @@
+"""`distrack leaderboard build`: schema checks per required field, byte-identical output, bold/tie rules."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import cli
+from bench.errors import UserError
+from bench.evaluation.records import record_schema
+from bench.leaderboard.collect import Summary, group, read_records
+from bench.leaderboard.tables import is_bold, overall
+from tests.conftest import REPO
+
+COMMITTED = REPO / "leaderboard" / "results"
+
+
+def _a_record() -> dict:
+    path = sorted(COMMITTED.rglob("*.json"))[0]
+    return json.loads(path.read_text())
+
+
+def _required_paths(schema: dict, prefix: tuple = ()) -> list[tuple]:
+    """Every required field of the record schema, nested ones included."""
+    found = []
+    for name in schema.get("required", []):
+        found.append((*prefix, name))
+        child = schema.get("properties", {}).get(name, {})
+        if child.get("type") == "object":
+            found += _required_paths(child, (*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("field", _required_paths(record_schema()), ids=lambda f: "/".join(f))
+def test_a_record_missing_any_required_field_is_refused_by_file_and_field(tmp_path, field):
+    record = copy.deepcopy(_a_record())
+    holder = record
+    for part in field[:-1]:
+        holder = holder[part]
+    del holder[field[-1]]
+    broken = tmp_path / "results" / "broken.json"
+    broken.parent.mkdir()
+    broken.write_text(json.dumps(record))
+    with pytest.raises(UserError) as raised:
+        read_records([tmp_path / "results"])
+    message = str(raised.value)
+    assert str(broken) in message and field[-1] in message
+
+
+def test_a_record_with_a_wrong_type_and_a_non_json_file_are_refused(tmp_path):
+    record = _a_record()
+    record["results"]["test_accuracy"]["mean"] = 1.7
+    (tmp_path / "a.json").write_text(json.dumps(record))
+    with pytest.raises(UserError, match="results/test_accuracy/mean"):
+        read_records([tmp_path])
+    (tmp_path / "a.json").write_text("{not json")
+    with pytest.raises(UserError, match="not a readable JSON result record"):
+        read_records([tmp_path])
+
+
+def test_bold_marks_the_best_and_ties_within_one_std():
+    best = Summary(0.80, 0.02, 5)
+    assert is_bold(best, best)
+    assert is_bold(Summary(0.785, 0.001, 5), best)  # within the best's std
+    assert is_bold(Summary(0.70, 0.12, 5), best)  # within its own std
+    assert not is_bold(Summary(0.75, 0.01, 5), best)
+
+
+def _record(technique: str, ipc: int | None, accuracies: list[float]) -> dict:
+    record = copy.deepcopy(_a_record())
+    record["profile"] = "quick"
+    record["evaluated_set"].update(technique=technique, ipc=ipc, sha256=f"{hash((technique, ipc)) & (2**256 - 1):064x}")
+    record["results"]["test_accuracy"] = {"mean": sum(accuracies) / len(accuracies), "std": 0.0, "per_seed": accuracies}
+    record["dataset"]["options"] = {}
+    return record
+
+
+def test_overall_table_bolds_the_best_cell_and_shows_missing_cells():
+    records = [
+        ("a", _record("random", 1, [0.30, 0.32])),
+        ("b", _record("dm", 1, [0.50, 0.52])),
+        ("c", _record("dc", 1, [0.505, 0.515])),  # a tie with dm: both bold
+        ("d", _record("dm", 10, [0.90])),
+        ("e", _record("full", None, [0.99])),
+    ]
+    text = overall(group(records))
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines()[2:]}
+    assert "**0.510**" in rows["dm"] and "**0.510**" in rows["dc"]
+    assert "**" not in rows["random (reference)"]
+    assert rows["dc"].rstrip(" |").endswith("—")  # dc has no IPC-10 cell
+    assert rows["full training set (reference)"].count("0.990") == 2
+
+
+def test_regeneration_is_byte_identical_and_subset_results_stay_off_the_main_tables(tmp_path):
+    results = tmp_path / "results"
+    for path in sorted(COMMITTED.rglob("*.json")):
+        target = results / path.relative_to(COMMITTED)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    smoke = _record("dm", 1, [0.1])
+    smoke["profile"] = "smoke"
+    (results / "smoke.json").write_text(json.dumps(smoke))
+    outputs = []
+    for attempt in range(2):
+        out = tmp_path / f"board{attempt}" / "README.md"
+        result = CliRunner().invoke(cli, ["leaderboard", "build", "--results", str(results), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        outputs.append(out)
+    assert outputs[0].read_bytes() == outputs[1].read_bytes()
+    plots = sorted(p.name for p in (outputs[0].parent / "plots").iterdir())
+    assert plots and all(
+        (outputs[0].parent / "plots" / p).read_bytes() == (outputs[1].parent / "plots" / p).read_bytes() for p in plots
+    )
+    text = outputs[0].read_text()
+    main, _, off = text.partition("## Smoke runs and dataset subsets")
+    assert "`smoke`" not in main and "smoke" not in main.split("## Profile")[1]
+    assert "dm" in off
+    for link in [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]:
+        assert (outputs[0].parent / link).is_file(), f"broken relative link {link}"
+
+
+def test_csv_and_json_exports(tmp_path):
+    csv_out = CliRunner().invoke(cli, ["leaderboard", "build", "--format", "csv", "--out", "-"])
+    assert csv_out.exit_code == 0, csv_out.output
+    header, *rows = csv_out.output.splitlines()
+    assert header.startswith("profile,dataset,technique,ipc,test_mean") and rows
+    as_json = CliRunner().invoke(cli, ["leaderboard", "build", "--format", "json", "--out", str(tmp_path / "x.json")])
+    assert as_json.exit_code == 0
+    assert {"technique", "test_mean", "status"} <= set(json.loads(Path(tmp_path / "x.json").read_text())[0])
