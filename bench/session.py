@@ -4,7 +4,7 @@ device."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ class Session:
     device_name: str
     progress: bool
     dataset_dirs: dict[str, str]
+    _features: dict[tuple[str, bool], FeatureSet] = field(default_factory=dict, repr=False)
 
     @cached_property
     def params(self) -> dict[str, Any]:
@@ -54,6 +55,14 @@ class Session:
         return open_dataset(name, self.data_root, self.params)
 
     def features(self, name: str, skip_bad: bool = False) -> FeatureSet:
+        """Loaded once per session: a sweep cell asks for the same features for its key, its distillation,
+        its evaluation and its artefacts."""
+        key = (name, skip_bad)
+        if key not in self._features:
+            self._features[key] = self._load_features(name, skip_bad)
+        return self._features[key]
+
+    def _load_features(self, name: str, skip_bad: bool) -> FeatureSet:
         return load_feature_set(
             self.dataset(name),
             self.profile.features_for(name),

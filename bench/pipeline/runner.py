@@ -14,8 +14,8 @@ from typing import Any
 
 from bench.errors import UserError
 from bench.evaluation.sets import load_set
-from bench.hashing import sha256_file, sha256_json
-from bench.pipeline.cells import build_technique, distill_to_file, evaluate_to_record
+from bench.hashing import sha256_json
+from bench.pipeline.cells import build_technique, distill_to_file, evaluate_set_file
 from bench.pipeline.grid import Cell
 from bench.pipeline.tracking import CellLog, TrackingTarget, log_cell
 from bench.provenance import code_digest, git_commit
@@ -198,7 +198,9 @@ def run_cell(settings: SweepSettings, cell: Cell, tracking: TrackingTarget | Non
                 _distill(session, settings, cell, key)
         if settings.stage == "distill":
             return CellOutcome(cell, "done", time.perf_counter() - start)
-        record = evaluate_set_for_cell(session, cell, set_path, record_path, key)
+        record = evaluate_set_file(
+            session, cell.dataset, set_path, record_path, technique=cell.technique, content_key=key
+        )
         run_id = None
         if tracking is not None:
             log = _cell_log(session, cell, key, set_path, record)
@@ -210,19 +212,3 @@ def run_cell(settings: SweepSettings, cell: Cell, tracking: TrackingTarget | Non
     except Exception as exc:  # a worker must report, not vanish: the sweep lists every failure at the end
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return CellOutcome(cell, "failed", time.perf_counter() - start, message=detail)
-
-
-def evaluate_set_for_cell(session: Session, cell: Cell, set_path: Path, record_path: Path, key: str) -> dict:
-    feats = session.features(cell.dataset)
-    labelled = load_set(set_path, shape=feats.shape, num_classes=feats.num_classes)
-    record, _ = evaluate_to_record(
-        session,
-        cell.dataset,
-        labelled,
-        record_path,
-        technique=cell.technique,
-        digest=sha256_file(set_path),
-        source=set_path.as_posix(),
-        content_key=key,
-    )
-    return record
