@@ -170,3 +170,27 @@ def test_an_external_package_registers_a_technique_through_the_entry_point(toy_p
     )
     assert result.exit_code == 0, result.output
     assert load_set(out).metadata["params"] == {"scale": 0.25}
+
+
+def _technique_params(params: Path, *extra: str) -> dict:
+    result = CliRunner().invoke(cli, ["--params", str(params), "techniques", "--json", *extra])
+    assert result.exit_code == 0, result.output
+    return {row["name"]: row["params"] for row in json.loads(result.output)}
+
+
+def test_by_dataset_values_apply_to_their_dataset_only(tmp_path):
+    from tests.conftest import TINY_PARAMS
+
+    params = tmp_path / "params.yaml"
+    params.write_text(TINY_PARAMS + "techniques:\n  dm: {lr_img: 2.0, by_dataset: {synthetic: {lr_img: 5.0}}}\n")
+    assert _technique_params(params)["dm"]["lr_img"] == 2.0
+    assert _technique_params(params, "--dataset", "synthetic")["dm"]["lr_img"] == 5.0
+    params.write_text(TINY_PARAMS + "techniques:\n  dm: {by_dataset: {nope: {lr_img: 5.0}}}\n")
+    result = CliRunner().invoke(cli, ["--params", str(params), "techniques"])
+    assert result.exit_code != 0 and "techniques.dm.by_dataset: unknown dataset(s) ['nope']" in result.output
+
+
+def test_param_values_in_exponent_notation_are_numbers():
+    from bench.pipeline.cells import parse_value
+
+    assert parse_value("1e-6") == 1e-6 and parse_value("100") == 100 and parse_value("real") == "real"

@@ -65,7 +65,7 @@ def distill(
 @pass_session
 def experts(session: Session, dataset: str, pairs: tuple[str, ...]) -> None:
     """Train (or reuse) the MTT expert trajectories of DATASET."""
-    method = build_technique(session, "mtt", pairs)
+    method = build_technique(session, "mtt", pairs, dataset)
     assert isinstance(method, TrajectoryMatching)
     store = method.expert_store(session.features(dataset), session.device, session.progress)
     click.echo(f"{len(store.paths())} expert(s), {store.num_epochs()} epochs each, in {store.folder}")
@@ -73,13 +73,16 @@ def experts(session: Session, dataset: str, pairs: tuple[str, ...]) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output with every parameter.")
+@click.option("--dataset", "-d", default=None, help="Show the values for this dataset (params.yaml by_dataset).")
 @pass_session
-def techniques(session: Session, as_json: bool) -> None:
+def techniques(session: Session, as_json: bool, dataset: str | None) -> None:
     """Every registered technique (built-in and plug-in) with its parameters for the active profile."""
     rows = []
     for name in technique_names():
         cls = get_technique(name)
-        params = dataclasses.asdict(cls.configure(session.profile.budgets, technique_overrides(session, name)))
+        params = dataclasses.asdict(
+            cls.configure(session.profile.budgets, technique_overrides(session, name, dataset=dataset))
+        )
         rows.append({"name": name, "description": cls.description, "module": cls.__module__, "params": params})
     if as_json:
         click.echo(json.dumps(rows, indent=2))

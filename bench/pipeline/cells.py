@@ -24,20 +24,47 @@ from bench.session import Session
 from bench.techniques import Budget, DistillContext, Technique, get_technique
 
 
-def technique_overrides(session: Session, technique: str, pairs: tuple[str, ...] = ()) -> dict[str, Any]:
-    """params.yaml's ``techniques.<name>`` section, then ``KEY=VALUE`` pairs (values parsed as YAML)."""
-    merged = dict((session.params.get("techniques") or {}).get(technique) or {})
+BY_DATASET = "by_dataset"
+
+
+def parse_value(text: str) -> Any:
+    """A ``--param`` value as YAML, except that ``1e-6`` is a number (YAML 1.1 wants ``1.0e-6``)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def technique_overrides(
+    session: Session, technique: str, pairs: tuple[str, ...] = (), dataset: str | None = None
+) -> dict[str, Any]:
+    """params.yaml's ``techniques.<name>`` section, its ``by_dataset.<dataset>`` values for ``dataset``,
+    then ``KEY=VALUE`` pairs."""
+    section = dict((session.params.get("techniques") or {}).get(technique) or {})
+    per_dataset = section.pop(BY_DATASET, None) or {}
+    if not isinstance(per_dataset, dict) or not all(isinstance(v, dict) for v in per_dataset.values()):
+        raise UserError(f"params.yaml techniques.{technique}.{BY_DATASET}: expected a mapping dataset -> params")
+    unknown = set(per_dataset) - set(session.params.get("datasets") or {})
+    if unknown:
+        raise UserError(f"params.yaml techniques.{technique}.{BY_DATASET}: unknown dataset(s) {sorted(unknown)}")
+    if dataset is not None:
+        section.update(per_dataset.get(dataset, {}))
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UserError(f"--param expects KEY=VALUE, got {pair!r}")
-        merged[key] = yaml.safe_load(value)
-    return merged
+        section[key] = parse_value(value)
+    return section
 
 
-def build_technique(session: Session, name: str, pairs: tuple[str, ...] = (), **context: Any) -> Technique:
+def build_technique(
+    session: Session, name: str, pairs: tuple[str, ...] = (), dataset: str | None = None, **context: Any
+) -> Technique:
     cls = get_technique(name)
-    params = cls.configure(session.profile.budgets, technique_overrides(session, name, pairs))
+    params = cls.configure(session.profile.budgets, technique_overrides(session, name, pairs, dataset))
     return cls(
         params,
         DistillContext(
@@ -68,7 +95,7 @@ def distill_to_file(
         raise UserError("--checkpoint-every must be at least 1")
     checkpoint = checkpoint or out.with_name(out.name + ".ckpt")
     method = build_technique(
-        session, technique, pairs, checkpoint_path=checkpoint, checkpoint_every=checkpoint_every, resume=resume
+        session, technique, pairs, dataset, checkpoint_path=checkpoint, checkpoint_every=checkpoint_every, resume=resume
     )
     feats = session.features(dataset)
     result = method.run(feats, ipc, seed, Budget(iterations), session.device, progress=session.progress)

@@ -66,7 +66,7 @@ def content_key(session: Session, cell: Cell) -> str:
     """Code version, data and feature hash, network, protocol, the technique's resolved params and the cell:
     a result is reused only when all of these are unchanged."""
     feats = session.features(cell.dataset)
-    technique = build_technique(session, cell.technique)
+    technique = build_technique(session, cell.technique, dataset=cell.dataset)
     profile = session.profile
     return sha256_json(
         {

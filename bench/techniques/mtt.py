@@ -45,6 +45,10 @@ class MTTParams:
     # expert trajectories (a separate, cached artefact)
     num_experts: int = 5
     expert_train_epochs: int = 20
+    # Minibatch of the experts' SGD. The unrolled student mimics expert_epochs epochs of it in syn_steps
+    # steps, so a small training set needs a small batch: ESC-10's 240 clips at 256 make ONE step per
+    # epoch, the student overshoots it ~10x and the learned lr diverges (params.yaml sets 32 there).
+    expert_batch_size: int = 256
     expert_half_precision: bool = True
 
     def experts(self) -> ExpertParams:
@@ -52,6 +56,7 @@ class MTTParams:
             num_experts=self.num_experts,
             epochs=self.expert_train_epochs,
             lr=self.lr_teacher,
+            batch_size=self.expert_batch_size,
             half_precision=self.expert_half_precision,
         )
 
