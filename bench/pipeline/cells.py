@@ -23,7 +23,6 @@ from bench.params import ProtocolParams
 from bench.session import Session
 from bench.techniques import Budget, DistillContext, Technique, get_technique
 
-
 BY_DATASET = "by_dataset"
 
 
