@@ -251,3 +251,34 @@ def test_submitit_local_executor_runs_the_cells(tmp_path, monkeypatch):
     assert "2 done" in result.output
     assert len(list((tmp_path / "results" / "tiny" / "synthetic").glob("*.json"))) == 2
     assert list((tmp_path / "outputs" / "submitit").rglob("*_result.pkl")), "submitit wrote its job results"
+
+
+def test_periodic_validation_is_logged_and_leaves_the_set_unchanged(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    params = _params(tmp_path, techniques="[dm]", iterations=4)
+    result = _run(tmp_path, params, "--validation-checks", "2", env={"MLFLOW_TRACKING_URI": uri})
+    assert result.exit_code == 0, result.output
+    set_path = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm-ipc1-seed0.safetensors"
+    history = json.loads(set_path.with_suffix(".json").read_text())["validation_history"]
+    assert [step for step, _ in history] == [2, 4]
+    assert all(0.0 <= accuracy <= 1.0 for _, accuracy in history)
+
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs(
+        [client.get_run(_parent_of(result.output)).info.experiment_id], filter_string="tags.technique = 'dm'"
+    )
+    logged = client.get_metric_history(run.info.run_id, "distill_validation_accuracy")
+    assert sorted((m.step, m.value) for m in logged) == [(s, pytest.approx(a)) for s, a in history]
+
+    monitored = load_set(set_path).x
+    plain = tmp_path / "plain"
+    again = CliRunner().invoke(
+        cli,
+        ["--params", str(params), "--cache-dir", str(tmp_path / "cache"), "-q", "run", "--no-tracking"]
+        + ["--validation-checks", "0", "--outputs", str(plain / "outputs"), "--results", str(plain / "results")],
+    )
+    assert again.exit_code == 0, again.output
+    assert torch.equal(load_set(plain / "outputs" / "sets" / "tiny" / "synthetic" / set_path.name).x, monitored)

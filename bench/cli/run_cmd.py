@@ -91,6 +91,14 @@ def _line(outcome: CellOutcome) -> str:
 @click.option(
     "--checkpoint-every", type=int, default=10, show_default=True, help="Distillation iterations between checkpoints."
 )
+@click.option(
+    "--validation-checks",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Times per distillation to score the current set on the VALIDATION split (one short network; "
+    "logged to MLflow as distill_validation_accuracy). 0: never.",
+)
 @click.option("--slurm-partition", default=None, help="Slurm partition (executor slurm).")
 @click.option("--gpus-per-job", type=int, default=0, show_default=True, help="GPUs per Slurm job.")
 @click.option("--cpus-per-job", type=int, default=4, show_default=True, help="CPUs per Slurm job.")
@@ -116,6 +124,7 @@ def run(
     experiment: str,
     sweep: str | None,
     checkpoint_every: int,
+    validation_checks: int,
     slurm_partition: str | None,
     gpus_per_job: int,
     cpus_per_job: int,
@@ -143,6 +152,7 @@ def run(
         dataset_dirs=dict(session.dataset_dirs),
         stage=stage,
         checkpoint_every=checkpoint_every,
+        validation_checks=validation_checks,
         progress=session.progress and jobs == 1 and executor == "local",
     )
     if dry_run:

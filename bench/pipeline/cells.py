@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from bench.atomic import write_json_atomic
 from bench.device import device_description
 from bench.errors import UserError
-from bench.evaluation.protocol import ProtocolResult, evaluate_set
+from bench.evaluation.protocol import ProtocolResult, accuracy, evaluate_set, train_network
 from bench.evaluation.prototype import evaluate_prototypes
 from bench.evaluation.records import build_record, write_record
 from bench.evaluation.sets import LabelledSet, load_set, save_set
@@ -72,6 +73,20 @@ def build_technique(
     )
 
 
+def validation_monitor(session: Session, dataset: str) -> Callable[[torch.Tensor, torch.Tensor, float | None], float]:
+    """Periodic validation during distillation: one network (seed 0) trained for a third of the protocol's
+    epochs on the current synthetic set, scored on the VALIDATION split (never test)."""
+    feats = session.features(dataset)
+    profile = session.profile
+    protocol = dataclasses.replace(profile.protocol, epochs=max(1, profile.protocol.epochs // 3), seeds=[0])
+
+    def monitor(x: torch.Tensor, y: torch.Tensor, lr: float | None) -> float:
+        model, _ = train_network(x, y, feats.num_classes, profile.model, protocol, 0, session.device, lr)
+        return accuracy(model, feats.validation, session.device)
+
+    return monitor
+
+
 def distill_to_file(
     session: Session,
     technique: str,
@@ -86,6 +101,7 @@ def distill_to_file(
     checkpoint_every: int = 50,
     checkpoint: Path | None = None,
     extra: Mapping[str, Any] | None = None,
+    validation_checks: int = 0,
 ) -> dict[str, Any]:
     """Distil, then write the set and its sidecar JSON (``<out>.json``) atomically; return the sidecar."""
     if out.suffix != ".safetensors":
@@ -94,7 +110,15 @@ def distill_to_file(
         raise UserError("--checkpoint-every must be at least 1")
     checkpoint = checkpoint or out.with_name(out.name + ".ckpt")
     method = build_technique(
-        session, technique, pairs, dataset, checkpoint_path=checkpoint, checkpoint_every=checkpoint_every, resume=resume
+        session,
+        technique,
+        pairs,
+        dataset,
+        checkpoint_path=checkpoint,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
+        monitor=validation_monitor(session, dataset) if validation_checks > 0 else None,
+        monitor_checks=validation_checks,
     )
     feats = session.features(dataset)
     result = method.run(feats, ipc, seed, Budget(iterations), session.device, progress=session.progress)
@@ -116,6 +140,7 @@ def distill_to_file(
         "cost": dataclasses.asdict(result.cost),
         "learned_lr": result.lr,
         "loss_history": result.history,
+        "validation_history": [list(pair) for pair in result.monitored],
     }
     write_json_atomic(out.with_suffix(".json"), sidecar)
     checkpoint.unlink(missing_ok=True)

@@ -36,6 +36,7 @@ class SweepSettings:
     dataset_dirs: dict[str, str] = field(default_factory=dict)
     stage: str = "all"
     checkpoint_every: int = 10
+    validation_checks: int = 4  # periodic validation accuracy during distillation (0: none)
     threads: int | None = None  # torch threads per worker (None: torch's default)
     progress: bool = False
 
@@ -120,6 +121,7 @@ def _distill(session: Session, settings: SweepSettings, cell: Cell, key: str) ->
         checkpoint_every=settings.checkpoint_every,
         checkpoint=checkpoint,
         extra={"content_key": key},
+        validation_checks=settings.validation_checks,
     )
     return set_path
 
@@ -152,6 +154,7 @@ def _cell_log(session: Session, cell: Cell, key: str, set_path: Path, record: di
         },
         series={
             "distill_loss": sidecar["loss_history"],
+            "distill_validation_accuracy": [tuple(pair) for pair in sidecar.get("validation_history", [])],
             "validation_accuracy_per_eval_seed": results["validation_accuracy"]["per_seed"],
             "test_accuracy_per_eval_seed": results["test_accuracy"]["per_seed"],
         },

@@ -128,7 +128,7 @@ class CellLog:
     name: str
     params: dict[str, Any]
     tags: dict[str, str]
-    series: dict[str, list[float]]  # metric name -> value per step
+    series: dict[str, list[float] | list[tuple[int, float]]]  # metric -> value per step, or (step, value)
     final: dict[str, float]
     artefacts: list[Path]
 
@@ -143,7 +143,9 @@ def log_cell(target: TrackingTarget, log: CellLog, artefact_hook: Callable[[Path
     run_id = run.info.run_id
     now = int(time.time() * 1000)
     metrics = [
-        Metric(name, float(v), now, step) for name, values in log.series.items() for step, v in enumerate(values)
+        Metric(name, float(v[1]), now, int(v[0])) if isinstance(v, tuple) else Metric(name, float(v), now, step)
+        for name, values in log.series.items()
+        for step, v in enumerate(values)
     ]
     metrics += [Metric(name, float(v), now, 0) for name, v in log.final.items()]
     retrying(client.log_batch, run_id, params=_params(log.params))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,6 +46,8 @@ class DistilledSet:
     cost: Cost
     lr: float | None = None
     history: list[float] = field(default_factory=list)  # the matching loss per iteration, if any
+    # (iteration, validation accuracy) from DistillContext.monitor, if one was given
+    monitored: list[tuple[int, float]] = field(default_factory=list)
 
     def to_labelled(self, extra: Mapping[str, Any] | None = None) -> LabelledSet:
         metadata = {
@@ -68,6 +70,10 @@ class DistillContext:
     checkpoint_every: int = 50
     resume: bool = False
     cache_dir: Path = Path("cache")  # expert trajectories and other reusable artefacts
+    # Periodic validation during distillation: monitor(x, y, lr) -> accuracy, called monitor_checks times
+    # per run (after every iterations // monitor_checks iterations). Its time is not counted in the cost.
+    monitor: Callable[[torch.Tensor, torch.Tensor, float | None], float] | None = None
+    monitor_checks: int = 0
 
 
 class Technique(abc.ABC):
@@ -79,6 +85,8 @@ class Technique(abc.ABC):
     def __init__(self, params: Any, context: DistillContext) -> None:
         self.params = params
         self.context = context
+        self.monitored: list[tuple[int, float]] = []
+        self.monitor_seconds = 0.0
 
     @classmethod
     def configure(cls, profile: str, overrides: Mapping[str, Any] | None = None) -> Any:
@@ -93,8 +101,11 @@ class Technique(abc.ABC):
         check_ipc(train_set, ipc)
         reset_peak_memory(device)
         start = time.perf_counter()
+        self.monitored, self.monitor_seconds = [], 0.0
         result = self.distill(train_set, ipc, seed, budget, device, progress)
-        result.cost = Cost(time.perf_counter() - start, result.cost.iterations, peak_memory_mb(device))
+        seconds = time.perf_counter() - start - self.monitor_seconds
+        result.cost = Cost(seconds, result.cost.iterations, peak_memory_mb(device))
+        result.monitored = list(self.monitored)
         return result
 
     @abc.abstractmethod

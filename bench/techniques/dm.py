@@ -76,5 +76,5 @@ class DistributionMatching(Technique):
             learn.step()
             return float(loss.detach())
 
-        history = run_loop(self, train_set, ipc, seed, learn, iterations, step, progress)
+        history = run_loop(self, train_set, ipc, seed, learn, y, iterations, step, progress)
         return finish(self, learn.tensors["x"], y, history, iterations)

@@ -116,7 +116,7 @@ class _GradientMatching(Technique):
                         net_optimiser.step()
             return total / outer_loop
 
-        history = run_loop(self, train_set, ipc, seed, learn, iterations, step, progress)
+        history = run_loop(self, train_set, ipc, seed, learn, y, iterations, step, progress)
         return finish(self, learn.tensors["x"], y, history, iterations)
 
 

@@ -4,6 +4,7 @@ siamese augmentation draw, and turning a finished loop into a :class:`DistilledS
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 
 import torch
@@ -41,15 +42,34 @@ def run_loop(
     ipc: int,
     seed: int,
     learnables: Learnables,
+    labels: torch.Tensor,
     iterations: int,
     step: Callable[[int], float],
     progress: bool,
 ) -> list[float]:
-    """:func:`optimise` with the technique's checkpoint settings and a progress label."""
+    """:func:`optimise` with the technique's checkpoint settings, a progress label and the context's
+    periodic validation monitor (``learnables`` holds the synthetic ``x`` and maybe a learned ``lr``)."""
+    context = technique.context
+    monitored_step = step
+    if context.monitor is not None and context.monitor_checks > 0:
+        every = max(1, iterations // context.monitor_checks)
+        monitor = context.monitor
+
+        def monitored_step(iteration: int) -> float:
+            loss = step(iteration)
+            if (iteration + 1) % every == 0 or iteration + 1 == iterations:
+                start = time.perf_counter()
+                lr = learnables.tensors.get("lr")
+                x = learnables.tensors["x"].detach().cpu().clone()
+                accuracy = monitor(x, labels.detach().cpu(), None if lr is None else float(lr.detach()))
+                technique.monitored.append((iteration + 1, accuracy))
+                technique.monitor_seconds += time.perf_counter() - start
+            return loss
+
     return optimise(
         learnables,
         iterations,
-        step,
+        monitored_step,
         checkpoint=checkpoint_for(technique, train_set, ipc, seed, iterations),
         checkpoint_every=technique.context.checkpoint_every,
         resume=technique.context.resume,
@@ -80,4 +100,5 @@ def finish(
         Cost(0.0, iterations, 0.0),
         lr=lr,
         history=history,
+        monitored=list(technique.monitored),
     )

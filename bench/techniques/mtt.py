@@ -132,7 +132,7 @@ class TrajectoryMatching(Technique):
             learn.step()
             return float(loss.detach())
 
-        history = run_loop(self, train_set, ipc, seed, learn, iterations, step, progress)
+        history = run_loop(self, train_set, ipc, seed, learn, y, iterations, step, progress)
         lr = float(learn.tensors["lr"].detach())
         if not lr > 0:
             raise UserError(f"mtt: the learned learning rate ended at {lr}; lower lr_lr")
