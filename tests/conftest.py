@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from bench.params import DATA_ROOT_ENV, load_params
+from bench.techniques.registry import reload_plugins
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,3 +70,61 @@ def write_audio() -> Callable[..., Path]:
         return path
 
     return write
+
+
+PLUGIN = '''
+    import torch
+    from dataclasses import dataclass
+    from bench.techniques import DistilledSet, Technique
+    from bench.techniques.base import Cost
+
+    @dataclass(frozen=True)
+    class ToyParams:
+        scale: float = 0.5
+
+    class ToyTechnique(Technique):
+        """Class-mean spectrograms, scaled: an external technique."""
+        name = "toy"
+        description = "A plug-in registered through the entry point"
+        Params = ToyParams
+
+        def distill(self, train_set, ipc, seed, budget, device, progress):
+            xs = [train_set.train.x[train_set.train.y == c].mean(0, keepdim=True).repeat(ipc, 1, 1, 1)
+                  for c in range(train_set.num_classes)]
+            y = torch.arange(train_set.num_classes).repeat_interleave(ipc)
+            return DistilledSet(self.params.scale * torch.cat(xs), y, self.name, {"scale": self.params.scale},
+                                Cost(0.0, 0, 0.0))
+
+    @dataclass(frozen=True)
+    class SloppyParams:
+        pass
+
+    class SloppyTechnique(Technique):
+        """What `distrack validate` exists to catch: unseeded noise, one class short."""
+        name = "sloppy"
+        Params = SloppyParams
+
+        def distill(self, train_set, ipc, seed, budget, device, progress):
+            y = torch.arange(train_set.num_classes - 1).repeat_interleave(ipc)
+            return DistilledSet(torch.randn(len(y), *train_set.shape), y, self.name, {}, Cost(0.0, 0, 0.0))
+'''
+
+
+@pytest.fixture
+def toy_plugin(tmp_path, monkeypatch):
+    """A real installed distribution (dist-info with entry_points.txt) on sys.path."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "toy_distill.py").write_text(textwrap.dedent(PLUGIN))
+    info = site / "toy_distill-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-distill\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[distrackted.techniques]\ntoy = toy_distill:ToyTechnique\nsloppy = toy_distill:SloppyTechnique\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    reload_plugins()
+    yield site
+    monkeypatch.undo()
+    sys.modules.pop("toy_distill", None)
+    reload_plugins()

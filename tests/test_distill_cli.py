@@ -5,17 +5,15 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
-import pytest
 import torch
 from click.testing import CliRunner
 
 from bench.cli import cli
 from bench.evaluation.sets import load_set
-from bench.techniques.registry import get_technique, reload_plugins, technique_names
+from bench.techniques.registry import get_technique, technique_names
 
 
 def _distill_args(params: Path, cache: Path, out: Path, iterations: int, *extra: str) -> list[str]:
@@ -99,48 +97,6 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, tiny_params):
     Checkpoint(checkpoint, "someone-else").save(3, Learnables.create({"x": (torch.zeros(8, 1, 16, 16), 1.0, 0.5)}), [])
     result = CliRunner().invoke(cli, _distill_args(tiny_params, tmp_path / "cache", out, 5, "--resume"))
     assert result.exit_code == 2 and "belongs to a different run" in result.output
-
-
-PLUGIN = '''
-    import torch
-    from dataclasses import dataclass
-    from bench.techniques import DistilledSet, Technique
-    from bench.techniques.base import Cost
-
-    @dataclass(frozen=True)
-    class ToyParams:
-        scale: float = 0.5
-
-    class ToyTechnique(Technique):
-        """Class-mean spectrograms, scaled: an external technique."""
-        name = "toy"
-        description = "A plug-in registered through the entry point"
-        Params = ToyParams
-
-        def distill(self, train_set, ipc, seed, budget, device, progress):
-            xs = [train_set.train.x[train_set.train.y == c].mean(0, keepdim=True).repeat(ipc, 1, 1, 1)
-                  for c in range(train_set.num_classes)]
-            y = torch.arange(train_set.num_classes).repeat_interleave(ipc)
-            return DistilledSet(self.params.scale * torch.cat(xs), y, self.name, {"scale": self.params.scale},
-                                Cost(0.0, 0, 0.0))
-'''
-
-
-@pytest.fixture
-def toy_plugin(tmp_path, monkeypatch):
-    """A real installed distribution (dist-info with entry_points.txt) on sys.path."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "toy_distill.py").write_text(textwrap.dedent(PLUGIN))
-    info = site / "toy_distill-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-distill\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[distrackted.techniques]\ntoy = toy_distill:ToyTechnique\n")
-    monkeypatch.syspath_prepend(str(site))
-    reload_plugins()
-    yield site
-    monkeypatch.undo()
-    sys.modules.pop("toy_distill", None)
 
 
 def test_an_external_package_registers_a_technique_through_the_entry_point(toy_plugin, tmp_path, tiny_params):

@@ -277,8 +277,10 @@ def test_periodic_validation_is_logged_and_leaves_the_set_unchanged(tmp_path, mo
     plain = tmp_path / "plain"
     again = CliRunner().invoke(
         cli,
-        ["--params", str(params), "--cache-dir", str(tmp_path / "cache"), "-q", "run", "--no-tracking"]
-        + ["--validation-checks", "0", "--outputs", str(plain / "outputs"), "--results", str(plain / "results")],
+        [
+            *("--params", str(params), "--cache-dir", str(tmp_path / "cache"), "-q", "run", "--no-tracking"),
+            *("--validation-checks", "0", "--outputs", str(plain / "outputs"), "--results", str(plain / "results")),
+        ],
     )
     assert again.exit_code == 0, again.output
     assert torch.equal(load_set(plain / "outputs" / "sets" / "tiny" / "synthetic" / set_path.name).x, monitored)

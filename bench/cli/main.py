@@ -102,7 +102,15 @@ def cli(
 
 
 def _register_commands() -> None:
-    from bench.cli import datasets_cmd, distill_cmd, evaluate_cmd, features_cmd, leaderboard_cmd, run_cmd
+    from bench.cli import (
+        datasets_cmd,
+        distill_cmd,
+        evaluate_cmd,
+        features_cmd,
+        leaderboard_cmd,
+        run_cmd,
+        submission_cmd,
+    )
 
     cli.add_command(datasets_cmd.datasets)
     cli.add_command(features_cmd.features)
@@ -113,6 +121,9 @@ def _register_commands() -> None:
     cli.add_command(distill_cmd.techniques)
     cli.add_command(run_cmd.run)
     cli.add_command(leaderboard_cmd.leaderboard)
+    cli.add_command(submission_cmd.validate)
+    cli.add_command(submission_cmd.submit)
+    cli.add_command(submission_cmd.verify)
 
 
 _register_commands()

@@ -10,6 +10,7 @@ from bench.techniques.base import Technique
 
 ENTRY_POINT_GROUP = "distrackted.techniques"
 _REGISTRY: dict[str, type[Technique]] = {}
+_PLUGIN_NAMES: set[str] = set()
 _plugins_loaded = False
 
 
@@ -36,11 +37,16 @@ def _load() -> None:
         if not (isinstance(cls, type) and issubclass(cls, Technique)):
             raise UserError(f"technique plug-in {entry.name!r} ({entry.value}) is not a Technique subclass")
         register_technique(cls)
+        _PLUGIN_NAMES.add(cls.name)
 
 
 def reload_plugins() -> None:
-    """Scan the entry points again (after installing a plug-in in a running process, e.g. in tests)."""
+    """Forget the plug-ins and scan the entry points again (after installing or removing a plug-in in a
+    running process, e.g. in tests)."""
     global _plugins_loaded
+    for name in _PLUGIN_NAMES:
+        _REGISTRY.pop(name, None)
+    _PLUGIN_NAMES.clear()
     _plugins_loaded = False
     _load()
 
