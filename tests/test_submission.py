@@ -143,3 +143,32 @@ def test_verify_refuses_wrong_labels_paths_outside_and_inflated_accuracy(bundle,
     result = _invoke(tmp_path, "verify", str(pristine), "--into", str(into))
     assert result.exit_code == 2 and "MISMATCH" in result.output and "nothing written" in result.output
     assert not into.exists()
+
+
+def test_the_contributing_guide_plugin_example_installs_and_validates(tmp_path, monkeypatch):
+    """CONTRIBUTING.md's worked example, installed as a real distribution with an entry point."""
+    import re
+    import sys
+
+    from bench.techniques.registry import reload_plugins
+
+    guide = (Path(__file__).parents[1] / "CONTRIBUTING.md").read_text()
+    code = re.search(r"<!-- plugin-example:start -->\n```python\n(.*?)```\n<!-- plugin-example:end -->", guide, re.S)
+    toml = re.search(r'\[project.entry-points."distrackted.techniques"\]\n(\w+) = "([\w.:]+)"', guide)
+    site = tmp_path / "site"
+    (site / "distrack_centroid").mkdir(parents=True)
+    (site / "distrack_centroid" / "__init__.py").write_text(code[1])
+    info = site / "distrack_centroid-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: distrack-centroid\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(f"[distrackted.techniques]\n{toml[1]} = {toml[2]}\n")
+    monkeypatch.syspath_prepend(str(site))
+    reload_plugins()
+    try:
+        result = _invoke(tmp_path, "validate", "centroid")
+        assert result.exit_code == 0, result.output
+        assert "PASS  resume" in result.output and "centroid: all checks passed" in result.output
+    finally:
+        monkeypatch.undo()
+        sys.modules.pop("distrack_centroid", None)
+        reload_plugins()
