@@ -65,3 +65,46 @@ def test_fsdd_random_ten_per_class_beats_chance_clearly(data_root, repo_params, 
     protocol = dataclasses.replace(profile.protocol, epochs=100, seeds=(0, 1))
     result = evaluate_set(subset.x, subset.y, features, dataclasses.replace(profile.model, width=32), protocol, CPU)
     assert result.test_mean > 0.5, result  # chance is 0.1
+
+
+def test_vectorised_evaluation_equals_the_sequential_one():
+    """K seeds trained together (torch.func) reach the same networks as K sequential runs, up to float
+    reassociation (1e-7 after 4 epochs here; it grows with training length, as any reordering does)."""
+    from bench.evaluation.vectorised import train_networks
+
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(12, 1, 16, 16, generator=generator), torch.arange(4).repeat_interleave(3)
+    model = ModelParams(depth=2, width=8)
+    protocol = ProtocolParams(epochs=4, seeds=[0, 1, 2], batch_size=5, lr=0.05, lr_decay_at=0.5)  # 3 batches/epoch
+    together, losses = train_networks(x, y, 4, model, protocol, torch.device("cpu"))
+    for seed, network, loss in zip(protocol.seeds, together, losses, strict=True):
+        alone, alone_loss = train_network(x, y, 4, model, protocol, seed, torch.device("cpu"))
+        for mine, theirs in zip(network.parameters(), alone.parameters(), strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-5)
+        assert loss == pytest.approx(alone_loss, rel=1e-5)
+    moved = next(together[0].parameters()) - _initial_first_layer(model, x)
+    assert moved.abs().max() > 1e-3  # training did happen
+
+
+def _initial_first_layer(model, x):
+    from bench.models import build_convnet
+
+    return next(build_convnet(tuple(x.shape[1:]), 4, model, 0).parameters())
+
+
+def test_evaluate_set_gives_the_same_accuracies_vectorised_or_not(feature_cache):
+    import dataclasses as dc
+
+    from bench.data.registry import open_dataset as open_named
+
+    params = {"datasets": {"synthetic": {"num_classes": 4, "clips_per_class": 24}}}
+    feats = load_feature_set(open_named("synthetic", None, params), FEATURES, feature_cache)
+    subset = random_real_subset(feats, 2, 0)
+    protocol = ProtocolParams(epochs=4, seeds=[0, 1, 2], batch_size=64)
+    model = ModelParams(depth=2, width=8)
+    runs = {
+        mode: evaluate_set(subset.x, subset.y, feats, model, protocol, torch.device("cpu"), vectorise=mode)
+        for mode in ("on", "off")
+    }
+    assert [s.test_accuracy for s in runs["on"].seeds] == [s.test_accuracy for s in runs["off"].seeds]
+    assert dc.asdict(runs["on"].seeds[0]).keys() == dc.asdict(runs["off"].seeds[0]).keys()

@@ -60,6 +60,13 @@ def _parse_seeds(value: str | None) -> tuple[int, ...] | None:
     help="Result record path [default outputs/records/<dataset>/<technique>-ipc<k>-<profile>.json].",
 )
 @click.option("--save-set", type=click.Path(path_type=Path), default=None, help="Also save the reference set here.")
+@click.option(
+    "--vectorise",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="Train the seeds together with torch.func (auto: on CUDA when memory allows; same accuracies).",
+)
 @pass_session
 def evaluate(
     session: Session,
@@ -73,6 +80,7 @@ def evaluate(
     prototype: bool,
     out: Path | None,
     save_set: Path | None,
+    vectorise: str,
 ) -> None:
     """Train fresh ConvNets on a set and report FINAL-epoch test accuracy (mean ± std over seeds)."""
     if (set_path is None) == (reference is None):
@@ -109,6 +117,7 @@ def evaluate(
         digest=digest,
         source=source,
         prototype=prototype,
+        vectorise=vectorise,
     )
     proto = record["results"]["prototype_test_accuracy"]
     line = (

@@ -113,11 +113,29 @@ def evaluate_set(
     device: torch.device,
     lr: float | None = None,
     progress: bool = False,
+    vectorise: str = "auto",
 ) -> ProtocolResult:
-    """Run the protocol for every seed on the labelled set ``(x, y)``."""
+    """Run the protocol for every seed on the labelled set ``(x, y)``; ``vectorise`` (auto, on, off)
+    chooses between training the seeds together (:mod:`bench.evaluation.vectorised`) or one by one."""
+    from bench.evaluation import vectorised
+
     reset_peak_memory(device)
     start = time.perf_counter()
     results = []
+    if vectorised.use_vectorised(vectorise, x, model_params, protocol, device):
+        models, losses = vectorised.train_networks(x, y, features.num_classes, model_params, protocol, device, lr)
+        per_seed = (time.perf_counter() - start) / len(models)
+        for seed, model, loss in zip(protocol.seeds, models, losses, strict=True):
+            results.append(
+                SeedResult(
+                    seed=seed,
+                    test_accuracy=accuracy(model, features.test, device),
+                    validation_accuracy=accuracy(model, features.validation, device),
+                    train_seconds=per_seed,
+                    final_train_loss=loss,
+                )
+            )
+        return ProtocolResult(results, time.perf_counter() - start, peak_memory_mb(device))
     with progress_bar(protocol.seeds, f"evaluate {features.dataset} ({len(y)} items)", progress) as seeds:
         for seed in seeds:
             seed_start = time.perf_counter()

@@ -166,6 +166,7 @@ def evaluate_to_record(
     source: str | None = None,
     prototype: bool = True,
     content_key: str | None = None,
+    vectorise: str = "auto",
 ) -> tuple[dict[str, Any], ProtocolResult]:
     """Train fresh networks on ``labelled`` under the protocol; write the validated record to ``out``."""
     profile = session.profile
@@ -177,7 +178,15 @@ def evaluate_to_record(
     set_ipc = None if technique == "full" else labelled.ipc
     device = session.device
     result = evaluate_set(
-        labelled.x, labelled.y, feats, profile.model, protocol, device, labelled.lr, progress=session.progress
+        labelled.x,
+        labelled.y,
+        feats,
+        profile.model,
+        protocol,
+        device,
+        labelled.lr,
+        progress=session.progress,
+        vectorise=vectorise,
     )
     proto = (
         evaluate_prototypes(labelled.x, labelled.y, feats, profile.model, protocol.seeds, device) if prototype else None

@@ -1,0 +1,98 @@
+"""The protocol's K evaluation networks trained together: parameters stacked with ``torch.func``
+(``stack_module_state`` + ``vmap`` + ``functional_call``) and a functional SGD with momentum, weight decay
+and the step schedule that matches ``torch.optim.SGD`` update for update.
+
+Each seed keeps its own initialisation and its own minibatch order (the same generators as the
+sequential path), so the result equals :func:`bench.evaluation.protocol.train_network` up to
+floating-point reassociation. Worth it where per-step overhead dominates (small IPC sets on a GPU); on
+a CPU, batched convolutions run slower than K separate ones (measured in ``benchmarks/``), so ``auto``
+picks the sequential path there. Norm layers with running statistics (batchnorm) cannot be vmapped
+functionally and always fall back."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+from bench.errors import UserError
+from bench.models import build_convnet
+from bench.params import ModelParams, ProtocolParams
+
+MODES = ("auto", "on", "off")
+# Activation memory allowed for one vectorised step on a GPU, as a fraction of the free memory.
+MEMORY_FRACTION = 0.5
+
+
+def _activation_bytes(x: torch.Tensor, model: ModelParams, seeds: int, batch: int) -> int:
+    """Upper bound of one step's saved activations: every layer keeps about 4 maps of the input size."""
+    per_item = model.width * x.shape[-2] * x.shape[-1] * 4 * x.element_size()
+    return seeds * batch * per_item * model.depth
+
+
+def use_vectorised(mode: str, x: torch.Tensor, model: ModelParams, protocol: ProtocolParams, device) -> bool:
+    if mode not in MODES:
+        raise UserError(f"--vectorise must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "off" or len(protocol.seeds) < 2 or model.norm == "batchnorm":
+        return False
+    if torch.device(device).type == "cuda":
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        fits = _activation_bytes(x, model, len(protocol.seeds), protocol.batch_size) < MEMORY_FRACTION * free
+        return fits  # "on" still falls back when it would not fit
+    return mode == "on"
+
+
+def train_networks(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_classes: int,
+    model_params: ModelParams,
+    protocol: ProtocolParams,
+    device: torch.device,
+    lr: float | None = None,
+) -> tuple[list[nn.Module], list[float]]:
+    """One network per protocol seed, trained in lock-step; returns them and their last-epoch mean losses."""
+    from bench.evaluation.protocol import lr_at_epoch
+
+    seeds = list(protocol.seeds)
+    models = [build_convnet(tuple(x.shape[1:]), num_classes, model_params, seed).to(device) for seed in seeds]
+    params, buffers = stack_module_state(models)
+    template = copy.deepcopy(models[0]).to("meta")
+
+    def loss_of(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], xb: torch.Tensor, yb: torch.Tensor):
+        return F.cross_entropy(functional_call(template, (p, b), (xb,)), yb)
+
+    step = vmap(grad_and_value(loss_of))
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    velocity: dict[str, torch.Tensor] = {}
+    base_lr = protocol.lr if lr is None else lr
+    x, y = x.to(device), y.to(device)
+    n = int(y.numel())
+    last = torch.full((len(seeds),), float("nan"))
+    for epoch in range(protocol.epochs):
+        rate = lr_at_epoch(protocol, base_lr, epoch)
+        orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
+        total, batches = torch.zeros(len(seeds), device=device), 0
+        for start in range(0, n, protocol.batch_size):
+            index = orders[:, start : start + protocol.batch_size]
+            grads, losses = step(params, buffers, x[index], y[index])
+            with torch.no_grad():
+                for name, param in params.items():
+                    change = grads[name] + protocol.weight_decay * param  # torch.optim.SGD, dampening 0
+                    if protocol.momentum:
+                        if name in velocity:
+                            change = velocity[name].mul_(protocol.momentum).add_(change)
+                        else:
+                            velocity[name] = change = change.clone()
+                    param.sub_(rate * change)
+            total += losses.detach()
+            batches += 1
+        last = (total / batches).cpu()
+    with torch.no_grad():
+        for index, model in enumerate(models):
+            for name, tensor in model.named_parameters():
+                tensor.copy_(params[name][index])
+    return models, last.tolist()

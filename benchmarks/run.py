@@ -1,0 +1,134 @@
+"""The speed and memory harness (figures, not timed tests).
+
+    python -m benchmarks.run [--device cpu|cuda] [--profiles quick,standard] [--ipc 1,10,50]
+                             [--techniques dm,dsa,mtt] [--eval-epochs 20] [--json out.json]
+
+For FSDD ($DISTRACK_DATA_ROOT) and each profile it prints:
+- feature extraction: clips per second (fresh cache, the profile's features);
+- per technique and IPC: seconds per outer iteration (mean of --repeats after one warm-up iteration;
+  MTT's experts are trained first and not counted) and the peak memory (CUDA max_memory_allocated on a
+  GPU; the process's peak RSS on a CPU, a high-water mark over the whole run);
+- per IPC: evaluation seconds per seed, sequential and vectorised (all protocol seeds trained together
+  with torch.func), and their ratio. Evaluation is timed for --eval-epochs epochs and scaled linearly to
+  the profile's epochs (each epoch does the same work)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.data.registry import open_dataset
+from bench.device import peak_memory_mb, reset_peak_memory, resolve_device
+from bench.evaluation.protocol import train_network
+from bench.evaluation.references import random_real_subset
+from bench.evaluation.vectorised import train_networks
+from bench.features.store import load_feature_set
+from bench.params import load_params, load_profile
+from bench.techniques import Budget, DistillContext, get_technique
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds_per_iteration(name: str, features, ipc: int, profile, device, repeats: int, cache: Path) -> float:
+    cls = get_technique(name)
+    technique = cls(
+        cls.configure(profile.budgets), DistillContext(model=profile.model, profile=profile.name, cache_dir=cache)
+    )
+    if name == "mtt":
+        technique.expert_store(features, device, progress=False)  # a separate artefact, not an iteration
+    technique.run(features, ipc, 0, Budget(1), device)  # warm-up
+    _sync(device)
+    start = time.perf_counter()
+    technique.run(features, ipc, 0, Budget(repeats), device)
+    _sync(device)
+    return (time.perf_counter() - start) / repeats
+
+
+def evaluation_seconds(features, ipc: int, profile, device, epochs: int) -> dict[str, float]:
+    """Seconds per seed for the profile's epochs, sequential and vectorised (timed over ``epochs``)."""
+    protocol = dataclasses.replace(profile.protocol, epochs=epochs)
+    subset = random_real_subset(features, ipc, 0)
+    scale = profile.protocol.epochs / epochs
+    _sync(device)
+    start = time.perf_counter()
+    for seed in protocol.seeds:
+        train_network(subset.x, subset.y, features.num_classes, profile.model, protocol, seed, device)
+    _sync(device)
+    sequential = (time.perf_counter() - start) / len(protocol.seeds) * scale
+    start = time.perf_counter()
+    train_networks(subset.x, subset.y, features.num_classes, profile.model, protocol, device)
+    _sync(device)
+    vectorised = (time.perf_counter() - start) / len(protocol.seeds) * scale
+    return {"sequential_s_per_seed": sequential, "vectorised_s_per_seed": vectorised, "ratio": sequential / vectorised}
+
+
+def feature_rate(dataset, features_params, device_cache: Path) -> tuple[Any, float]:
+    start = time.perf_counter()
+    features = load_feature_set(dataset, features_params, device_cache)
+    clips = len(features.train.y) + len(features.validation.y) + len(features.test.y)
+    return features, clips / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--profiles", default="quick,standard")
+    parser.add_argument("--techniques", default="dm,dsa,mtt")
+    parser.add_argument("--ipc", default="1,10,50")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--eval-epochs", type=int, default=20)
+    parser.add_argument("--json", type=Path, default=None, help="Also write every figure here.")
+    args = parser.parse_args()
+    params = load_params("params.yaml")
+    device = resolve_device(args.device)
+    data_root = Path(os.environ["DISTRACK_DATA_ROOT"])
+    dataset = open_dataset("fsdd", data_root, params)
+    report: dict[str, Any] = {"device": str(device), "threads": torch.get_num_threads(), "profiles": {}}
+    print(f"fsdd, device {device}, {torch.get_num_threads()} CPU threads")
+    with tempfile.TemporaryDirectory(prefix="distrack-bench-") as scratch:
+        for profile_name in args.profiles.split(","):
+            profile = load_profile(params, profile_name)
+            cache = Path(scratch) / profile_name
+            features, clips_per_second = feature_rate(dataset, profile.features_for("fsdd"), cache)
+            figures: dict[str, Any] = {"feature_clips_per_second": clips_per_second, "cells": []}
+            print(f"\n## profile {profile_name}: features {features.shape}, {clips_per_second:.0f} clips/s extracted")
+            print("| technique | IPC | s / outer iteration | peak MB |")
+            print("|---|---|---|---|")
+            for name in args.techniques.split(","):
+                for ipc in (int(k) for k in args.ipc.split(",")):
+                    reset_peak_memory(device)
+                    seconds = seconds_per_iteration(name, features, ipc, profile, device, args.repeats, cache)
+                    peak = peak_memory_mb(device)
+                    figures["cells"].append(
+                        {"technique": name, "ipc": ipc, "s_per_iteration": seconds, "peak_mb": peak}
+                    )
+                    print(f"| {name} | {ipc} | {seconds:.3f} | {peak:.0f} |", flush=True)
+            print(f"\n| IPC | evaluation s/seed sequential | vectorised | ratio | ({profile.protocol.epochs} epochs) |")
+            print("|---|---|---|---|---|")
+            figures["evaluation"] = []
+            for ipc in (int(k) for k in args.ipc.split(",")):
+                row = evaluation_seconds(features, ipc, profile, device, args.eval_epochs)
+                figures["evaluation"].append({"ipc": ipc, **row})
+                print(
+                    f"| {ipc} | {row['sequential_s_per_seed']:.2f} | {row['vectorised_s_per_seed']:.2f} "
+                    f"| {row['ratio']:.2f} | |",
+                    flush=True,
+                )
+            report["profiles"][profile_name] = figures
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
