@@ -141,15 +141,12 @@ def run(
     cells = select(expand(grid), parse_only(only))
     if not cells:
         raise UserError("--only selects no cell of the grid")
-    settings = SweepSettings(
-        params_path=str(params_path),
-        profile=session.profile_name or grid.profile,
-        data_root=str(session.data_root_option) if session.data_root_option else None,
-        cache_dir=str(session.cache_dir),
-        device=session.device_name,
-        outputs=str(outputs),
-        results=str(results),
-        dataset_dirs=dict(session.dataset_dirs),
+    settings = SweepSettings.for_session(
+        session,
+        params_path,
+        session.profile_name or grid.profile,
+        outputs,
+        results,
         stage=stage,
         checkpoint_every=checkpoint_every,
         validation_checks=validation_checks,

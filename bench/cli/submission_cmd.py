@@ -79,16 +79,8 @@ def submit(
     cells = select(grid_cells, parse_only(only))
     if not cells:
         raise UserError("--only selects no cell of the grid")
-    settings = SweepSettings(
-        params_path=str(params_path),
-        profile=session.profile_name or grid.profile,
-        data_root=str(session.data_root_option) if session.data_root_option else None,
-        cache_dir=str(session.cache_dir),
-        device=session.device_name,
-        outputs=str(out),
-        results=str(out / "records"),
-        dataset_dirs=dict(session.dataset_dirs),
-        validation_checks=0,
+    settings = SweepSettings.for_session(
+        session, params_path, session.profile_name or grid.profile, out, out / "records", validation_checks=0
     )
 
     def report(outcome: CellOutcome) -> None:

@@ -104,6 +104,18 @@ def train_network(
     return model, last_loss
 
 
+def _scored(
+    model: nn.Module, seed: int, seconds: float, loss: float, features: FeatureSet, device: torch.device
+) -> SeedResult:
+    return SeedResult(
+        seed=seed,
+        test_accuracy=accuracy(model, features.test, device),
+        validation_accuracy=accuracy(model, features.validation, device),
+        train_seconds=seconds,
+        final_train_loss=loss,
+    )
+
+
 def evaluate_set(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -126,28 +138,11 @@ def evaluate_set(
         models, losses = vectorised.train_networks(x, y, features.num_classes, model_params, protocol, device, lr)
         per_seed = (time.perf_counter() - start) / len(models)
         for seed, model, loss in zip(protocol.seeds, models, losses, strict=True):
-            results.append(
-                SeedResult(
-                    seed=seed,
-                    test_accuracy=accuracy(model, features.test, device),
-                    validation_accuracy=accuracy(model, features.validation, device),
-                    train_seconds=per_seed,
-                    final_train_loss=loss,
-                )
-            )
+            results.append(_scored(model, seed, per_seed, loss, features, device))
         return ProtocolResult(results, time.perf_counter() - start, peak_memory_mb(device))
     with progress_bar(protocol.seeds, f"evaluate {features.dataset} ({len(y)} items)", progress) as seeds:
         for seed in seeds:
             seed_start = time.perf_counter()
             model, loss = train_network(x, y, features.num_classes, model_params, protocol, seed, device, lr)
-            train_seconds = time.perf_counter() - seed_start
-            results.append(
-                SeedResult(
-                    seed=seed,
-                    test_accuracy=accuracy(model, features.test, device),
-                    validation_accuracy=accuracy(model, features.validation, device),
-                    train_seconds=train_seconds,
-                    final_train_loss=loss,
-                )
-            )
+            results.append(_scored(model, seed, time.perf_counter() - seed_start, loss, features, device))
     return ProtocolResult(results, time.perf_counter() - start, peak_memory_mb(device))

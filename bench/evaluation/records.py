@@ -93,6 +93,22 @@ def validate_record(record: dict[str, Any], source: str = "record") -> None:
         raise UserError(f"{source}: field {where}: {first.message}")
 
 
+def read_record(path: Path) -> dict[str, Any]:
+    """Read and schema-validate one record file; every problem is an error naming the file."""
+    import json
+
+    from bench.errors import UserError
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not a readable JSON result record ({exc})") from exc
+    if not isinstance(record, dict):
+        raise UserError(f"{path}: a result record must be a JSON object")
+    validate_record(record, str(path))
+    return record
+
+
 def write_record(path: Path, record: dict[str, Any]) -> None:
     validate_record(record, str(path))
     write_json_atomic(path, record)

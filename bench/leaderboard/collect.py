@@ -3,7 +3,6 @@ cells (profile, dataset, technique, IPC)."""
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.evaluation.records import validate_record
+from bench.evaluation.records import read_record
 
 
 @dataclass(frozen=True)
@@ -71,15 +70,7 @@ def read_records(paths: Iterable[Path]) -> list[tuple[str, dict[str, Any]]]:
         if not root.exists():
             raise UserError(f"{root}: results folder not found")
         files = sorted(root.rglob("*.json")) if root.is_dir() else [root]
-        for path in files:
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise UserError(f"{path}: not a readable JSON result record ({exc})") from exc
-            if not isinstance(record, dict):
-                raise UserError(f"{path}: a result record must be a JSON object")
-            validate_record(record, str(path))
-            found.append((path.as_posix(), record))
+        found.extend((path.as_posix(), read_record(path)) for path in files)
     return found
 
 

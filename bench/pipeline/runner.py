@@ -40,6 +40,23 @@ class SweepSettings:
     threads: int | None = None  # torch threads per worker (None: torch's default)
     progress: bool = False
 
+    @classmethod
+    def for_session(
+        cls, session: Session, params_path: Path, profile: str, outputs: Path, results: Path, **options: Any
+    ) -> SweepSettings:
+        """Settings that rebuild ``session`` (params, data root, cache, device, dataset folders) in workers."""
+        return cls(
+            params_path=str(params_path),
+            profile=profile,
+            data_root=str(session.data_root_option) if session.data_root_option else None,
+            cache_dir=str(session.cache_dir),
+            device=session.device_name,
+            outputs=str(outputs),
+            results=str(results),
+            dataset_dirs=dict(session.dataset_dirs),
+            **options,
+        )
+
     def session(self) -> Session:
         return Session(
             params_path=Path(self.params_path),

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from bench.errors import UserError
-from bench.evaluation.records import validate_record, write_record
+from bench.evaluation.records import read_record, write_record
 from bench.evaluation.sets import LabelledSet, load_set
 from bench.hashing import sha256_file
 from bench.pipeline.cells import evaluate_to_record
@@ -65,11 +65,7 @@ def _checked_record(session: Session, bundle: Path, manifest: Manifest, entry: E
     path = inside(bundle, entry.record, where)
     if not path.is_file():
         raise UserError(f"{where}: record {entry.record} is missing")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UserError(f"{path}: not readable JSON ({exc})") from exc
-    validate_record(record, str(path))
+    record = read_record(path)
     evaluated = record["evaluated_set"]
     checks = {
         "evaluated_set.sha256": (evaluated["sha256"], entry.set_sha256),
