@@ -79,7 +79,7 @@ def test_second_run_skips_and_a_param_change_reruns_only_that_technique(tmp_path
     first = _run(tmp_path, params, "--no-tracking")
     assert first.exit_code == 0, first.output
     assert "2 done, 0 up to date" in first.output
-    records = sorted((tmp_path / "results" / "tiny" / "synthetic").glob("*.json"))
+    records = sorted((tmp_path / "results" / "tiny" / "synthetic").glob("*/*.json"))
     assert [r.name for r in records] == ["dm-ipc1-seed0.json", "random-ipc1-seed0.json"]
     accuracy = json.loads(records[0].read_text())["results"]["test_accuracy"]["mean"]
     assert 0.0 <= accuracy <= 1.0
@@ -113,7 +113,7 @@ def test_kill_9_mid_distillation_then_rerun_matches_an_uninterrupted_run(tmp_pat
     done = _run(reference_dir, params, "--no-tracking", "--checkpoint-every", "10")
     assert done.exit_code == 0, done.output
 
-    set_dir = killed_dir / "outputs" / "sets" / "tiny" / "synthetic"
+    set_dir = killed_dir / "outputs" / "sets" / "tiny" / "synthetic" / "dm"
     command = [
         sys.executable,
         "-m",
@@ -145,10 +145,10 @@ def test_kill_9_mid_distillation_then_rerun_matches_an_uninterrupted_run(tmp_pat
     resumed = _run(killed_dir, params, "--no-tracking", "--checkpoint-every", "10")
     assert resumed.exit_code == 0, resumed.output
     ours = load_set(set_dir / "dm-ipc1-seed0.safetensors")
-    reference = load_set(reference_dir / "outputs" / "sets" / "tiny" / "synthetic" / "dm-ipc1-seed0.safetensors")
+    reference = load_set(reference_dir / "outputs" / "sets" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.safetensors")
     assert torch.equal(ours.x, reference.x)
-    record = json.loads((killed_dir / "results" / "tiny" / "synthetic" / "dm-ipc1-seed0.json").read_text())
-    expected = json.loads((reference_dir / "results" / "tiny" / "synthetic" / "dm-ipc1-seed0.json").read_text())
+    record = json.loads((killed_dir / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json").read_text())
+    expected = json.loads((reference_dir / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json").read_text())
     assert record["results"]["test_accuracy"] == expected["results"]["test_accuracy"]
     assert not list(set_dir.glob("*.ckpt")), "the checkpoint is removed once the cell is done"
 
@@ -249,7 +249,7 @@ def test_submitit_local_executor_runs_the_cells(tmp_path, monkeypatch):
     result = _run(tmp_path, params, "--no-tracking", "--executor", "submitit-local", "-j", "2")
     assert result.exit_code == 0, result.output
     assert "2 done" in result.output
-    assert len(list((tmp_path / "results" / "tiny" / "synthetic").glob("*.json"))) == 2
+    assert len(list((tmp_path / "results" / "tiny" / "synthetic").glob("*/*.json"))) == 2
     assert list((tmp_path / "outputs" / "submitit").rglob("*_result.pkl")), "submitit wrote its job results"
 
 
@@ -261,7 +261,7 @@ def test_periodic_validation_is_logged_and_leaves_the_set_unchanged(tmp_path, mo
     params = _params(tmp_path, techniques="[dm]", iterations=4)
     result = _run(tmp_path, params, "--validation-checks", "2", env={"MLFLOW_TRACKING_URI": uri})
     assert result.exit_code == 0, result.output
-    set_path = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm-ipc1-seed0.safetensors"
+    set_path = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.safetensors"
     history = json.loads(set_path.with_suffix(".json").read_text())["validation_history"]
     assert [step for step, _ in history] == [2, 4]
     assert all(0.0 <= accuracy <= 1.0 for _, accuracy in history)
@@ -283,4 +283,4 @@ def test_periodic_validation_is_logged_and_leaves_the_set_unchanged(tmp_path, mo
         ],
     )
     assert again.exit_code == 0, again.output
-    assert torch.equal(load_set(plain / "outputs" / "sets" / "tiny" / "synthetic" / set_path.name).x, monitored)
+    assert torch.equal(load_set(plain / set_path.relative_to(tmp_path)).x, monitored)

@@ -36,11 +36,13 @@ class Cell:
     def slug(self) -> str:
         return f"{self.technique}-ipc{self.ipc}-seed{self.seed}"
 
+    # One folder per dataset and technique: the unit of a DVC stage (see dvc.yaml), so that a technique's
+    # sets and records are one stage's output and changing its params re-runs only its stages.
     def set_path(self, outputs: Path, profile: str) -> Path:
-        return outputs / "sets" / profile / self.dataset / f"{self.slug}.safetensors"
+        return outputs / "sets" / profile / self.dataset / self.technique / f"{self.slug}.safetensors"
 
     def record_path(self, results: Path, profile: str) -> Path:
-        return results / profile / self.dataset / f"{self.slug}.json"
+        return results / profile / self.dataset / self.technique / f"{self.slug}.json"
 
     def describe(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "technique": self.technique, "ipc": self.ipc, "seed": self.seed}

@@ -31,8 +31,8 @@ class SweepSettings:
     data_root: str | None
     cache_dir: str
     device: str
-    outputs: str  # distilled sets go under <outputs>/sets/<profile>/<dataset>/
-    results: str  # records go under <results>/<profile>/<dataset>/
+    outputs: str  # distilled sets go under <outputs>/sets/<profile>/<dataset>/<technique>/
+    results: str  # records go under <results>/<profile>/<dataset>/<technique>/
     dataset_dirs: dict[str, str] = field(default_factory=dict)
     stage: str = "all"
     checkpoint_every: int = 10

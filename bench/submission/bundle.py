@@ -1,8 +1,8 @@
 """The submission bundle: a folder a contributor hands over with their pull request.
 
-    <bundle>/bundle.json                                   the manifest (this module reads and writes it)
-    <bundle>/sets/<profile>/<dataset>/<cell>.safetensors    the distilled sets (safetensors only)
-    <bundle>/records/<profile>/<dataset>/<cell>.json        the result records, marked ``self-reported``
+    <bundle>/bundle.json                                    the manifest (this module reads and writes it)
+    <bundle>/sets/<profile>/<dataset>/<technique>/<cell>.safetensors   the distilled sets (safetensors only)
+    <bundle>/records/<profile>/<dataset>/<technique>/<cell>.json       the records, marked ``self-reported``
 
 The manifest pins every set by sha256, so a set changed after submission is refused by ``distrack verify``.
 Everything is JSON or safetensors: nothing in a bundle is ever unpickled."""

@@ -23,6 +23,7 @@ from bench.evaluation.records import read_record, write_record
 from bench.evaluation.sets import LabelledSet, load_set
 from bench.hashing import sha256_file
 from bench.pipeline.cells import evaluate_to_record
+from bench.pipeline.grid import Cell
 from bench.provenance import git_commit
 from bench.session import Session
 from bench.submission.bundle import VERIFIED, Entry, Manifest, inside, read_manifest
@@ -139,8 +140,8 @@ def write_verified(manifest: Manifest, verdicts: list[Verdict], tolerance: float
                 "suite_commit": git_commit() or "unknown",
             },
         }
-        slug = f"{manifest.technique}-ipc{verdict.entry.ipc}-seed{verdict.entry.seed}.json"
-        path = into / manifest.profile / verdict.entry.dataset / slug
+        entry = verdict.entry
+        path = Cell(entry.dataset, manifest.technique, entry.ipc, entry.seed).record_path(into, manifest.profile)
         write_record(path, record)
         written.append(path)
     return written
