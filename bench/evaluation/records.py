@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.atomic import write_json_atomic
+from bench.errors import UserError
 from bench.evaluation.protocol import PROTOCOL_ID, ProtocolResult
 from bench.evaluation.prototype import PrototypeResult
 from bench.features.store import FeatureSet
@@ -83,8 +84,6 @@ def validate_record(record: dict[str, Any], source: str = "record") -> None:
     """Raise :class:`~bench.errors.UserError` naming the first field that breaks the schema."""
     import jsonschema
 
-    from bench.errors import UserError
-
     validator = jsonschema.Draft202012Validator(record_schema())
     errors = sorted(validator.iter_errors(record), key=lambda e: list(e.absolute_path))
     if errors:
@@ -95,10 +94,6 @@ def validate_record(record: dict[str, Any], source: str = "record") -> None:
 
 def read_record(path: Path) -> dict[str, Any]:
     """Read and schema-validate one record file; every problem is an error naming the file."""
-    import json
-
-    from bench.errors import UserError
-
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
