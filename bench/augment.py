@@ -67,6 +67,11 @@ def draw(params: AugmentParams, batch: int, generator: torch.Generator, per_samp
     return AugmentDraw(ops, values)
 
 
+def rows_for(sampled: AugmentDraw, index: torch.Tensor) -> AugmentDraw:
+    """The draw's row ``index[i]`` for item ``i``: e.g. one draw per class, indexed by each item's label."""
+    return AugmentDraw(sampled.ops, {name: value[index.cpu()] for name, value in sampled.values.items()})
+
+
 def apply(x: torch.Tensor, sampled: AugmentDraw) -> torch.Tensor:
     """Apply a draw to ``x`` (batch, channels, mels, frames); differentiable with respect to ``x``."""
     batch = x.shape[0]

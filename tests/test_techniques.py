@@ -55,11 +55,15 @@ def test_shapes_labels_determinism(synthetic, tmp_path, name):
         assert first.lr is not None and first.lr > 0
 
 
-def test_dm_loss_decreases(synthetic, tmp_path):
+@pytest.mark.parametrize("per_class", [False, True])
+def test_dm_loss_decreases(synthetic, tmp_path, per_class):
     cls = get_technique("dm")
-    technique = cls(cls.configure("tiny", {"init": "noise", "lr_img": 1.0}), DistillContext(model=MODEL))
-    history = technique.run(synthetic, 2, 0, Budget(60), CPU).history
+    params = cls.configure("tiny", {"init": "noise", "lr_img": 1.0, "augment_per_class": per_class})
+    technique = cls(params, DistillContext(model=MODEL))
+    first = technique.run(synthetic, 2, 0, Budget(60), CPU)
+    history = first.history
     assert sum(history[-10:]) / 10 < 0.5 * sum(history[:10]) / 10
+    assert torch.equal(first.x, technique.run(synthetic, 2, 0, Budget(60), CPU).x)
 
 
 def test_mtt_loss_decreases(synthetic, tmp_path):

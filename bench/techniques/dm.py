@@ -16,7 +16,7 @@ from bench.augment import AugmentParams
 from bench.models import build_convnet
 from bench.techniques.base import Budget, DistilledSet, Technique
 from bench.techniques.loop import Learnables, iteration_generator, iteration_seed
-from bench.techniques.matching import finish, run_loop, siamese
+from bench.techniques.matching import finish, run_loop, siamese, siamese_per_class
 from bench.techniques.registry import register_technique
 from bench.techniques.sampling import ClassSampler
 
@@ -29,6 +29,7 @@ class DMParams:
     batch_real: int = 256
     init: str = "real"
     augment: bool = True
+    augment_per_class: bool = False  # one siamese draw per class per iteration (else one for all classes)
 
 
 def class_means(embedding: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -65,7 +66,9 @@ class DistributionMatching(Technique):
             net.requires_grad_(False)
             real_x, real_y = sampler.per_class(p.batch_real, generator)
             syn_x = learn.tensors["x"]
-            if p.augment:
+            if p.augment and p.augment_per_class:
+                real_x, syn_x = siamese_per_class(augment, generator, num_classes, (real_x, real_y), (syn_x, y))
+            elif p.augment:
                 real_x, syn_x = siamese(augment, generator, real_x, syn_x)
             with torch.no_grad():
                 real_means = class_means(net.embed(real_x), real_y, num_classes)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import torch
 
-from bench.augment import AugmentDraw, AugmentParams, apply, draw
+from bench.augment import AugmentDraw, AugmentParams, apply, draw, rows_for
 from bench.features.store import FeatureSet
 from bench.hashing import sha256_json
 from bench.techniques.base import Cost, DistilledSet, Technique
@@ -82,6 +82,15 @@ def siamese(params: AugmentParams, generator: torch.Generator, *batches: torch.T
     """One draw applied to every batch: the same transform for real and synthetic data."""
     sampled: AugmentDraw = draw(params, 1, generator, per_sample=False)
     return [apply(batch, sampled) for batch in batches]
+
+
+def siamese_per_class(
+    params: AugmentParams, generator: torch.Generator, num_classes: int, *batches: tuple[torch.Tensor, torch.Tensor]
+) -> list[torch.Tensor]:
+    """One draw per class, applied to that class's items in every (x, labels) batch: siamese within a class,
+    independent across classes, as the reference code's per-class augmentation seed."""
+    sampled: AugmentDraw = draw(params, num_classes, generator, per_sample=True)
+    return [apply(x, rows_for(sampled, labels)) for x, labels in batches]
 
 
 def finish(
