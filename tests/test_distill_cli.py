@@ -146,6 +146,25 @@ def test_by_dataset_values_apply_to_their_dataset_only(tmp_path):
     assert result.exit_code != 0 and "techniques.dm.by_dataset: unknown dataset(s) ['nope']" in result.output
 
 
+def test_by_profile_values_apply_to_their_profile_only_and_by_dataset_wins(tmp_path):
+    from tests.conftest import TINY_PARAMS
+
+    params = tmp_path / "params.yaml"
+    tiny = TINY_PARAMS.split("  tiny:\n")[1]
+    two_profiles = TINY_PARAMS + "  other:\n" + tiny
+    dm = "{lr_img: 2.0, by_profile: {tiny: {lr_img: 3.0, iterations: 7}}, by_dataset: {synthetic: {lr_img: 5.0}}}"
+    params.write_text(two_profiles + f"techniques:\n  dm: {dm}\n")
+    assert _technique_params(params)["dm"]["iterations"] == 7
+    assert _technique_params(params)["dm"]["lr_img"] == 3.0
+    assert _technique_params(params, "--dataset", "synthetic")["dm"]["lr_img"] == 5.0
+    other = CliRunner().invoke(cli, ["--params", str(params), "--profile", "other", "techniques", "--json"])
+    dm_other = next(row for row in json.loads(other.output) if row["name"] == "dm")["params"]
+    assert dm_other["lr_img"] == 2.0 and dm_other["iterations"] != 7
+    params.write_text(two_profiles + "techniques:\n  dm: {by_profile: {nope: {lr_img: 5.0}}}\n")
+    result = CliRunner().invoke(cli, ["--params", str(params), "techniques"])
+    assert result.exit_code != 0 and "techniques.dm.by_profile: unknown profile(s) ['nope']" in result.output
+
+
 def test_param_values_in_exponent_notation_are_numbers():
     from bench.pipeline.cells import parse_value
 

@@ -73,7 +73,12 @@ def experts(session: Session, dataset: str, pairs: tuple[str, ...]) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output with every parameter.")
-@click.option("--dataset", "-d", default=None, help="Show the values for this dataset (params.yaml by_dataset).")
+@click.option(
+    "--dataset",
+    "-d",
+    default=None,
+    help="Show the values for this dataset (params.yaml by_dataset; by_profile follows --profile).",
+)
 @pass_session
 def techniques(session: Session, as_json: bool, dataset: str | None) -> None:
     """Every registered technique (built-in and plug-in) with its parameters for the active profile."""

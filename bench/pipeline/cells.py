@@ -25,6 +25,7 @@ from bench.session import Session
 from bench.techniques import Budget, DistillContext, Technique, get_technique
 
 BY_DATASET = "by_dataset"
+BY_PROFILE = "by_profile"
 
 
 def parse_value(text: str) -> Any:
@@ -38,18 +39,26 @@ def parse_value(text: str) -> Any:
     return value
 
 
+def _scoped(section: dict[str, Any], where: str, key: str, known: Mapping[str, Any], what: str) -> dict[str, Any]:
+    scoped = section.pop(key, None) or {}
+    if not isinstance(scoped, dict) or not all(isinstance(v, dict) for v in scoped.values()):
+        raise UserError(f"params.yaml {where}.{key}: expected a mapping {what} -> params")
+    unknown = set(scoped) - set(known or {})
+    if unknown:
+        raise UserError(f"params.yaml {where}.{key}: unknown {what}(s) {sorted(unknown)}")
+    return scoped
+
+
 def technique_overrides(
     session: Session, technique: str, pairs: tuple[str, ...] = (), dataset: str | None = None
 ) -> dict[str, Any]:
-    """params.yaml's ``techniques.<name>`` section, its ``by_dataset.<dataset>`` values for ``dataset``,
-    then ``KEY=VALUE`` pairs."""
+    """params.yaml's ``techniques.<name>`` section, then its ``by_profile.<profile>`` values for the session's
+    profile, its ``by_dataset.<dataset>`` values for ``dataset``, then ``KEY=VALUE`` pairs."""
+    where = f"techniques.{technique}"
     section = dict((session.params.get("techniques") or {}).get(technique) or {})
-    per_dataset = section.pop(BY_DATASET, None) or {}
-    if not isinstance(per_dataset, dict) or not all(isinstance(v, dict) for v in per_dataset.values()):
-        raise UserError(f"params.yaml techniques.{technique}.{BY_DATASET}: expected a mapping dataset -> params")
-    unknown = set(per_dataset) - set(session.params.get("datasets") or {})
-    if unknown:
-        raise UserError(f"params.yaml techniques.{technique}.{BY_DATASET}: unknown dataset(s) {sorted(unknown)}")
+    per_profile = _scoped(section, where, BY_PROFILE, session.params.get("profiles"), "profile")
+    per_dataset = _scoped(section, where, BY_DATASET, session.params.get("datasets"), "dataset")
+    section.update(per_profile.get(session.profile.name, {}))
     if dataset is not None:
         section.update(per_dataset.get(dataset, {}))
     for pair in pairs:
