@@ -27,6 +27,15 @@ def test_fsdd_speaker_split_holds_out_whole_speakers(data_root):
     assert not speakers["train"] & {"theo", "lucas"}
 
 
+def test_fsdd_reference_split_trains_on_every_recording_outside_test(data_root):
+    """Issue #7's anchor split: train = indices 5-49 (2,700); the validation clips are copies of 5-9."""
+    index = open_dataset("fsdd", data_root, {"datasets": {"fsdd": {"split": "reference"}}}).index()
+    assert {s: sum(n) for s, n in index.counts().items()} == {"train": 2700, "validation": 300, "test": 300}
+    train_sources = {c.source for c in index.split("train")}
+    assert {c.source for c in index.split("validation")} <= train_sources
+    assert not {c.source for c in index.split("test")} & train_sources
+
+
 def test_esc10_original_release_uses_folds(data_root, repo_params):
     index = open_dataset("esc10", data_root, repo_params).index()
     assert len(index.class_names) == 10 and index.class_names[0] == "Dog bark"

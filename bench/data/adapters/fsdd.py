@@ -16,7 +16,10 @@ _NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
 class FsddOptions:
     """``split: index`` follows the dataset's own convention (indices 0-4 test); validation takes the
     next indices. Speakers then appear in every split (each recording is its own source file).
-    ``split: speaker`` holds out whole speakers instead."""
+    ``split: speaker`` holds out whole speakers instead. ``split: reference`` is the reference code's split
+    (issue #7's accuracy anchor): train = every recording not in test, so the validation recordings are
+    training clips too, and validation scores under it are NOT held out; choose hyperparameters with
+    ``index``."""
 
     split: str = "index"
     test_indices: int = 5
@@ -40,8 +43,8 @@ class Fsdd(DatasetAdapter):
 
     def scan(self) -> ClipIndex:
         opts: FsddOptions = self.options
-        if opts.split not in ("index", "speaker"):
-            raise UserError(f"datasets.fsdd.split: expected 'index' or 'speaker', got {opts.split!r}")
+        if opts.split not in ("index", "speaker", "reference"):
+            raise UserError(f"datasets.fsdd.split: expected 'index', 'speaker' or 'reference', got {opts.split!r}")
         recordings = self.require_root() / "recordings"
         if not recordings.is_dir():
             raise DataError(f"fsdd: expected folder {recordings} (FSDD layout recordings/<digit>_<speaker>_<n>.wav)")
@@ -51,7 +54,13 @@ class Fsdd(DatasetAdapter):
             if not match:
                 raise DataError(f"{path}: file name does not follow <digit>_<speaker>_<index>.wav")
             digit, speaker, number = int(match[1]), match[2], int(match[3])
-            if opts.split == "index":
+            if opts.split == "reference" and opts.test_indices <= number < opts.test_indices + opts.validation_indices:
+                # Trains, and is also scored as (not held-out) validation under a key of its own.
+                clips.append(
+                    Clip(key=f"{path.stem}~val", label=digit, group=f"{path.stem}~val", split="validation", source=path)
+                )
+                group, split = path.stem, "train"
+            elif opts.split in ("index", "reference"):
                 group = path.stem
                 split = (
                     "test"
