@@ -54,13 +54,7 @@ class Fsdd(DatasetAdapter):
             if not match:
                 raise DataError(f"{path}: file name does not follow <digit>_<speaker>_<index>.wav")
             digit, speaker, number = int(match[1]), match[2], int(match[3])
-            if opts.split == "reference" and opts.test_indices <= number < opts.test_indices + opts.validation_indices:
-                # Trains, and is also scored as (not held-out) validation under a key of its own.
-                clips.append(
-                    Clip(key=f"{path.stem}~val", label=digit, group=f"{path.stem}~val", split="validation", source=path)
-                )
-                group, split = path.stem, "train"
-            elif opts.split in ("index", "reference"):
+            if opts.split in ("index", "reference"):
                 group = path.stem
                 split = (
                     "test"
@@ -78,5 +72,9 @@ class Fsdd(DatasetAdapter):
                     if speaker in opts.validation_speakers
                     else "train"
                 )
+            if opts.split == "reference" and split == "validation":
+                # Trains, and is also scored as (not held-out) validation under a key and group of its own.
+                clips.append(Clip(key=f"{group}~val", label=digit, group=f"{group}~val", split=split, source=path))
+                split = "train"
             clips.append(Clip(key=path.stem, label=digit, group=group, split=split, source=path))
         return ClipIndex("fsdd", [str(d) for d in range(10)], clips)
