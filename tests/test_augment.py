@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bench.augment import OPS, AugmentParams, apply, augment, draw
-from bench.techniques.matching import siamese, siamese_per_class
+from bench.techniques.matching import siamese, siamese_op_per_sample, siamese_per_class
 
 
 def _spectrograms(n: int, seed: int = 0) -> torch.Tensor:
@@ -56,3 +56,17 @@ def test_siamese_per_class_shares_a_draw_within_a_class_only():
     for c in range(3):
         assert (gain_real[real_y == c] == gain_syn[syn_y == c][0]).all()
     assert len(set(gain_syn.tolist())) == 3  # classes drew different gains
+
+
+def test_siamese_op_per_sample_shares_the_op_but_not_the_values():
+    params = AugmentParams(ops=("gain", "time_mask"))
+    x = torch.zeros(5, 1, 4, 4)
+    gain_draws = 0
+    for seed in range(8):
+        out_real, out_syn = siamese_op_per_sample(params, torch.Generator().manual_seed(seed), x, x[:3])
+        values = torch.cat([out_real, out_syn])[:, 0, 0, 0]
+        # zeros stay zero under a mask; under gain every item has its own offset, real and synthetic alike
+        if (values != 0).any():
+            gain_draws += 1
+            assert len(set(values.tolist())) == 8
+    assert 0 < gain_draws < 8  # both ops were drawn, each for all items at once

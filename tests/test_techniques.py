@@ -55,15 +55,22 @@ def test_shapes_labels_determinism(synthetic, tmp_path, name):
         assert first.lr is not None and first.lr > 0
 
 
-@pytest.mark.parametrize("per_class", [False, True])
-def test_dm_loss_decreases(synthetic, tmp_path, per_class):
+@pytest.mark.parametrize("scope", ["batch", "class", "sample"])
+def test_dm_loss_decreases(synthetic, tmp_path, scope):
     cls = get_technique("dm")
-    params = cls.configure("tiny", {"init": "noise", "lr_img": 1.0, "augment_per_class": per_class})
+    params = cls.configure("tiny", {"init": "noise", "lr_img": 1.0, "augment_scope": scope})
     technique = cls(params, DistillContext(model=MODEL))
     first = technique.run(synthetic, 2, 0, Budget(60), CPU)
     history = first.history
     assert sum(history[-10:]) / 10 < 0.5 * sum(history[:10]) / 10
     assert torch.equal(first.x, technique.run(synthetic, 2, 0, Budget(60), CPU).x)
+
+
+def test_dm_refuses_an_unknown_augment_scope(synthetic):
+    cls = get_technique("dm")
+    technique = cls(cls.configure("tiny", {"augment_scope": "clip"}), DistillContext(model=MODEL))
+    with pytest.raises(UserError, match=r"augment_scope.*'clip'"):
+        technique.run(synthetic, 2, 0, Budget(2), CPU)
 
 
 def test_mtt_loss_decreases(synthetic, tmp_path):

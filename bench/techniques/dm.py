@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 import torch
 
 from bench.augment import AugmentParams
+from bench.errors import UserError
 from bench.models import build_convnet
 from bench.techniques.base import Budget, DistilledSet, Technique
 from bench.techniques.loop import Learnables, iteration_generator, iteration_seed
-from bench.techniques.matching import finish, run_loop, siamese, siamese_per_class
+from bench.techniques.matching import finish, run_loop, siamese, siamese_op_per_sample, siamese_per_class
 from bench.techniques.registry import register_technique
 from bench.techniques.sampling import ClassSampler
 
@@ -29,7 +30,12 @@ class DMParams:
     batch_real: int = 256
     init: str = "real"
     augment: bool = True
-    augment_per_class: bool = False  # one siamese draw per class per iteration (else one for all classes)
+    # Siamese draws per iteration: "batch" one for all items, "class" one per class, "sample" one op for all
+    # items with per-item values (the reference DSA's per-sample mode).
+    augment_scope: str = "batch"
+
+
+AUGMENT_SCOPES = ("batch", "class", "sample")
 
 
 def class_means(embedding: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -51,6 +57,10 @@ class DistributionMatching(Technique):
 
     def distill(self, train_set, ipc, seed, budget: Budget, device, progress) -> DistilledSet:
         p: DMParams = self.params
+        if p.augment_scope not in AUGMENT_SCOPES:
+            raise UserError(
+                f"techniques.dm.augment_scope: expected one of {', '.join(AUGMENT_SCOPES)}, got {p.augment_scope!r}"
+            )
         iterations = budget.iterations if budget.iterations is not None else p.iterations
         sampler = ClassSampler(train_set, device)
         x0, y = sampler.initial(ipc, p.init, seed)
@@ -66,8 +76,10 @@ class DistributionMatching(Technique):
             net.requires_grad_(False)
             real_x, real_y = sampler.per_class(p.batch_real, generator)
             syn_x = learn.tensors["x"]
-            if p.augment and p.augment_per_class:
+            if p.augment and p.augment_scope == "class":
                 real_x, syn_x = siamese_per_class(augment, generator, num_classes, (real_x, real_y), (syn_x, y))
+            elif p.augment and p.augment_scope == "sample":
+                real_x, syn_x = siamese_op_per_sample(augment, generator, real_x, syn_x)
             elif p.augment:
                 real_x, syn_x = siamese(augment, generator, real_x, syn_x)
             with torch.no_grad():

@@ -93,6 +93,17 @@ def siamese_per_class(
     return [apply(x, rows_for(sampled, labels)) for x, labels in batches]
 
 
+def siamese_op_per_sample(
+    params: AugmentParams, generator: torch.Generator, *batches: torch.Tensor
+) -> list[torch.Tensor]:
+    """One op for every batch, with its own parameters for each item: the reference DSA's per-sample mode,
+    where a shared seed makes real and synthetic batches draw the same op but every item its own values."""
+    sizes = [len(batch) for batch in batches]
+    sampled: AugmentDraw = draw(params, sum(sizes), generator, per_sample=True)
+    rows = torch.arange(sum(sizes)).split(sizes)
+    return [apply(batch, rows_for(sampled, index)) for batch, index in zip(batches, rows, strict=True)]
+
+
 def finish(
     technique: Technique,
     x: torch.Tensor,
