@@ -83,3 +83,16 @@ def test_num_samples_gives_exactly_the_frame_count():
     params = FeatureParams(sample_rate=8000, n_fft=512, hop_length=256, n_mels=32, frames=32)
     logmel = LogMel(params)
     assert logmel(torch.zeros(1, params.num_samples)).shape == (1, 1, 32, 32)
+
+
+def test_threaded_extraction_equals_sequential(tmp_path, write_audio):
+    make_fsdd(tmp_path, write_audio)
+    adapter = open_dataset("fsdd", tmp_path, {})
+    resampled = dataclasses.replace(FEATURES, sample_rate=FEATURES.sample_rate // 2)  # exercises resampling too
+    for params in (FEATURES, resampled):
+        one = load_feature_set(adapter, params, None, workers=1)
+        four = load_feature_set(adapter, params, None, workers=4)
+        assert one.data_hash == four.data_hash
+        for split in ("train", "validation", "test"):
+            assert torch.equal(one.split(split).x, four.split(split).x)
+            assert torch.equal(one.split(split).y, four.split(split).y)

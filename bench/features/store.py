@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +31,23 @@ from bench.progress import progress_bar
 # Bump when extraction code changes what it produces: every cached feature set is then rebuilt.
 FEATURES_VERSION = 1
 _BATCH = 256
+
+
+def default_workers() -> int:
+    """Threads for reading and hashing files: soundfile, resampling and sha256 release the GIL."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _in_threads(function: Callable, items: Iterable, workers: int) -> Iterator:
+    """``map(function, items)`` in order, spread over ``workers`` threads."""
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        yield from pool.map(function, items)
+    finally:  # a consumer that stops early (a bad file) cancels what is still queued
+        pool.shutdown(cancel_futures=True)
 
 
 @dataclass
@@ -73,12 +93,10 @@ class FeatureSet:
         return x * self.std + self.mean
 
 
-def data_hash(adapter: DatasetAdapter, index: ClipIndex) -> str:
+def data_hash(adapter: DatasetAdapter, index: ClipIndex, workers: int = 1) -> str:
     """Hash of what the dataset *is*: every clip's bytes, label and split (options for generated data)."""
-    entries = []
-    for clip in index.clips:
-        content = sha256_file(clip.source) if clip.source is not None else None
-        entries.append([clip.key, clip.split, clip.label, content])
+    contents = _in_threads(lambda clip: sha256_file(clip.source) if clip.source else None, index.clips, workers)
+    entries = [[clip.key, clip.split, clip.label, content] for clip, content in zip(index.clips, contents, strict=True)]
     return sha256_json(
         {
             "dataset": adapter.name,
@@ -96,10 +114,14 @@ def load_feature_set(
     *,
     skip_bad: bool = False,
     progress: bool = False,
+    workers: int | None = None,
 ) -> FeatureSet:
-    """Return the dataset's log-mel features, from the cache when its key matches, else extracted."""
+    """Return the dataset's log-mel features, from the cache when its key matches, else extracted.
+    ``workers`` threads read, resample and hash the files (default :func:`default_workers`); the result
+    does not depend on it."""
+    workers = default_workers() if workers is None else workers
     index = adapter.index()
-    digest = data_hash(adapter, index)
+    digest = data_hash(adapter, index, workers)
     key = sha256_json(
         {"data": digest, "features": dataclasses.asdict(params), "version": FEATURES_VERSION, "skip_bad": skip_bad}
     )
@@ -109,7 +131,7 @@ def load_feature_set(
         if cached is not None:
             cached.from_cache = True
             return cached
-    raw, skipped = _extract(adapter, index, params, skip_bad, progress)
+    raw, skipped = _extract(adapter, index, params, skip_bad, progress, workers)
     train_x = raw["train"][0]
     mean, std = float(train_x.mean()), float(train_x.std())
     meta = {
@@ -133,22 +155,28 @@ def load_feature_set(
 
 
 def _extract(
-    adapter: DatasetAdapter, index: ClipIndex, params: FeatureParams, skip_bad: bool, progress: bool
+    adapter: DatasetAdapter, index: ClipIndex, params: FeatureParams, skip_bad: bool, progress: bool, workers: int
 ) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], list[str]]:
     logmel = LogMel(params)
     waves: dict[str, list[torch.Tensor]] = {s: [] for s in SPLITS}
     labels: dict[str, list[int]] = {s: [] for s in SPLITS}
     skipped: list[str] = []
-    with progress_bar(index.clips, f"features {adapter.name}", progress) as clips:
-        for clip in clips:
-            try:
-                wave, sample_rate = adapter.read(clip)
-            except DataError as exc:
+
+    def read(clip) -> torch.Tensor | DataError:
+        try:
+            return logmel.fix_length(*adapter.read(clip))
+        except DataError as exc:
+            return exc
+
+    loaded = zip(index.clips, _in_threads(read, index.clips, workers), strict=True)
+    with progress_bar(loaded, f"features {adapter.name}", progress, length=len(index.clips)) as bar:
+        for clip, wave in bar:
+            if isinstance(wave, DataError):
                 if not skip_bad:
-                    raise DataError(f"{exc} (pass --skip-bad to skip unreadable files)") from exc
+                    raise DataError(f"{wave} (pass --skip-bad to skip unreadable files)") from wave
                 skipped.append(str(clip.source or clip.key))
                 continue
-            waves[clip.split].append(logmel.fix_length(wave, sample_rate))
+            waves[clip.split].append(wave)
             labels[clip.split].append(clip.label)
     if skipped:
         print(f"{adapter.name}: skipped {len(skipped)} unreadable file(s)", file=sys.stderr)
