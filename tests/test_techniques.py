@@ -6,10 +6,11 @@ import torch
 from bench.data.registry import get_dataset
 from bench.errors import UserError
 from bench.features.store import load_feature_set
+from bench.models import build_convnet
 from bench.params import ModelParams
 from bench.techniques import Budget, DistillContext, get_technique, technique_names
 from bench.techniques.coresets import herding_order, kcenter_order
-from bench.techniques.gradient_matching import gradient_distance
+from bench.techniques.gradient_matching import class_gradient_loss, gradient_distance
 from tests.test_bad_input import FEATURES
 
 CPU = torch.device("cpu")
@@ -85,6 +86,23 @@ def test_gradient_distance_is_zero_for_parallel_gradients_and_skips_biases():
     assert float(gradient_distance([2 * g for g in a], a)) == pytest.approx(0.0, abs=1e-5)
     opposite = float(gradient_distance([-g for g in a], a))
     assert opposite == pytest.approx(2 * (4 + 5), rel=1e-4)  # 1 - cos = 2 per output channel, bias ignored
+
+
+def test_vmap_gradient_matching_equals_the_per_class_loop():
+    net = build_convnet((1, 16, 16), 3, MODEL, 0)
+    generator = torch.Generator().manual_seed(0)
+    real = list(torch.randn(3, 8, 1, 16, 16, generator=generator))
+    start = torch.randn(3, 2, 1, 16, 16, generator=generator)
+    losses, grads = [], []
+    for batching in ("loop", "vmap"):
+        syn = start.clone().requires_grad_(True)
+        loss = class_gradient_loss(net, real, list(syn), batching)
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append(syn.grad)
+    assert float(losses[0]) > 0.1
+    assert torch.allclose(losses[0], losses[1], rtol=1e-4)
+    assert torch.allclose(grads[0], grads[1], rtol=1e-3, atol=1e-6)
 
 
 def test_coreset_orders():

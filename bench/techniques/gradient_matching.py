@@ -14,8 +14,10 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call, grad, vmap
 
 from bench.augment import AugmentParams, augment
+from bench.errors import UserError
 from bench.models import build_convnet
 from bench.techniques.base import Budget, DistilledSet, Technique
 from bench.techniques.loop import Learnables, iteration_generator, iteration_seed
@@ -46,6 +48,13 @@ class GMParams:
     inner_loop: int | None = None
     init: str = "real"
     augment: bool = False
+    # "loop": one forward/backward per class (the reference's way); "vmap": every class at once with
+    # torch.func (same loss within float tolerance). On a 2-core CPU vmap measured 2.4x slower, so loop is
+    # the default; vmap is there for accelerators, where per-class kernel launches dominate.
+    class_batching: str = "loop"
+
+
+CLASS_BATCHING = ("loop", "vmap")
 
 
 def gradient_distance(synthetic: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
@@ -61,11 +70,57 @@ def gradient_distance(synthetic: list[torch.Tensor], real: list[torch.Tensor]) -
     return total
 
 
+def class_gradient_loss(
+    net: torch.nn.Module, real: list[torch.Tensor], syn: list[torch.Tensor], batching: str
+) -> torch.Tensor:
+    """Sum over classes ``c`` of :func:`gradient_distance` between the gradients of the loss on ``real[c]``
+    and on ``syn[c]``; differentiable in ``syn``. ``vmap`` needs equally sized classes (a class smaller
+    than the real batch falls back to the loop)."""
+    if batching == "vmap" and len({len(r) for r in real}) == 1 and len({len(s) for s in syn}) == 1:
+        return _class_gradient_loss_vmap(net, torch.stack(real), torch.stack(syn))
+    params = list(net.parameters())
+    loss = syn[0].new_zeros(())
+    for c, (real_c, syn_c) in enumerate(zip(real, syn, strict=True)):
+        real_loss = F.cross_entropy(net(real_c), torch.full((len(real_c),), c, device=real_c.device))
+        real_grads = [g.detach() for g in torch.autograd.grad(real_loss, params)]
+        syn_loss = F.cross_entropy(net(syn_c), torch.full((len(syn_c),), c, device=syn_c.device))
+        syn_grads = torch.autograd.grad(syn_loss, params, create_graph=True)
+        loss = loss + gradient_distance(list(syn_grads), real_grads)
+    return loss
+
+
+def _class_gradient_loss_vmap(net: torch.nn.Module, real: torch.Tensor, syn: torch.Tensor) -> torch.Tensor:
+    params = dict(net.named_parameters())
+    classes = torch.arange(real.shape[0], device=real.device)[:, None]
+
+    def loss(weights: dict[str, torch.Tensor], x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(functional_call(net, weights, (x,)), target)
+
+    per_class_grad = vmap(grad(loss), in_dims=(None, 0, 0))
+    with torch.no_grad():
+        real_grads = per_class_grad(params, real, classes.expand(-1, real.shape[1]))
+    syn_grads = per_class_grad(params, syn, classes.expand(-1, syn.shape[1]))
+    total = syn.new_zeros(())
+    for name in params:
+        gs, gr = syn_grads[name], real_grads[name]
+        if gs.dim() == 2:  # (classes, channels): biases and norm parameters, skipped as in gradient_distance
+            continue
+        gs, gr = gs.flatten(2), gr.flatten(2)
+        cosine = (gs * gr).sum(dim=2) / (gs.norm(dim=2) * gr.norm(dim=2) + 1e-6)
+        total = total + (1 - cosine).sum()
+    return total
+
+
 class _GradientMatching(Technique):
     Params = GMParams
 
     def distill(self, train_set, ipc, seed, budget: Budget, device, progress) -> DistilledSet:
         p: GMParams = self.params
+        if p.class_batching not in CLASS_BATCHING:
+            raise UserError(
+                f"techniques.{self.name}.class_batching: expected one of {', '.join(CLASS_BATCHING)}, "
+                f"got {p.class_batching!r}"
+            )
         iterations = budget.iterations if budget.iterations is not None else p.iterations
         outer_default, inner_default = loops_for(ipc)
         outer_loop, inner_loop = p.outer_loop or outer_default, p.inner_loop or inner_default
@@ -80,22 +135,18 @@ class _GradientMatching(Technique):
             net = build_convnet(
                 train_set.shape, num_classes, self.context.model, iteration_seed(seed, iteration, "net")
             ).to(device)
-            params = list(net.parameters())
-            net_optimiser = torch.optim.SGD(params, lr=p.lr_net)
+            net_optimiser = torch.optim.SGD(net.parameters(), lr=p.lr_net)
             total = 0.0
             for outer in range(outer_loop):
-                loss = torch.zeros((), device=device)
-                for c in range(num_classes):
+                reals, syns = [], []
+                for c in range(num_classes):  # draws in the reference's order: a class's batch, then its augmentation
                     real = sampler.class_batch(c, p.batch_real, generator)
                     syn = learn.tensors["x"][c * ipc : (c + 1) * ipc]
                     if p.augment:
                         real, syn = siamese(augment_params, generator, real, syn)
-                    target_real = torch.full((len(real),), c, device=device)
-                    target_syn = torch.full((len(syn),), c, device=device)
-                    real_grads = torch.autograd.grad(F.cross_entropy(net(real), target_real), params)
-                    real_grads = [g.detach() for g in real_grads]
-                    syn_grads = torch.autograd.grad(F.cross_entropy(net(syn), target_syn), params, create_graph=True)
-                    loss = loss + gradient_distance(list(syn_grads), real_grads)
+                    reals.append(real)
+                    syns.append(syn)
+                loss = class_gradient_loss(net, reals, syns, p.class_batching)
                 learn.zero_grad()
                 loss.backward()
                 learn.step()
