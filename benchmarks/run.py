@@ -4,7 +4,7 @@
                              [--techniques dm,dsa,mtt] [--eval-epochs 20] [--json out.json]
 
 For FSDD ($DISTRACK_DATA_ROOT) and each profile it prints:
-- feature extraction: clips per second (fresh cache, the profile's features);
+- feature extraction: clips per second (no cache, the profile's features), threaded and with one thread;
 - per technique and IPC: seconds per outer iteration (mean of --repeats after one warm-up iteration;
   MTT's experts are trained first and not counted) and the peak memory (CUDA max_memory_allocated on a
   GPU; the process's peak RSS on a CPU, a high-water mark over the whole run);
@@ -30,7 +30,7 @@ from bench.device import peak_memory_mb, reset_peak_memory, resolve_device
 from bench.evaluation.protocol import train_network
 from bench.evaluation.references import random_real_subset
 from bench.evaluation.vectorised import train_networks
-from bench.features.store import load_feature_set
+from bench.features.store import default_workers, load_feature_set
 from bench.params import load_params, load_profile
 from bench.techniques import Budget, DistillContext, get_technique
 
@@ -73,9 +73,10 @@ def evaluation_seconds(features, ipc: int, profile, device, epochs: int) -> dict
     return {"sequential_s_per_seed": sequential, "vectorised_s_per_seed": vectorised, "ratio": sequential / vectorised}
 
 
-def feature_rate(dataset, features_params, device_cache: Path) -> tuple[Any, float]:
+def feature_rate(dataset, features_params, workers: int | None) -> tuple[Any, float]:
+    """Clips per second of a cold extraction (no cache) with ``workers`` threads (None: the default)."""
     start = time.perf_counter()
-    features = load_feature_set(dataset, features_params, device_cache)
+    features = load_feature_set(dataset, features_params, None, workers=workers)
     clips = len(features.train.y) + len(features.validation.y) + len(features.test.y)
     return features, clips / (time.perf_counter() - start)
 
@@ -100,9 +101,18 @@ def main() -> None:
         for profile_name in args.profiles.split(","):
             profile = load_profile(params, profile_name)
             cache = Path(scratch) / profile_name
-            features, clips_per_second = feature_rate(dataset, profile.features_for("fsdd"), cache)
-            figures: dict[str, Any] = {"feature_clips_per_second": clips_per_second, "cells": []}
-            print(f"\n## profile {profile_name}: features {features.shape}, {clips_per_second:.0f} clips/s extracted")
+            _, one_thread = feature_rate(dataset, profile.features_for("fsdd"), workers=1)
+            features, clips_per_second = feature_rate(dataset, profile.features_for("fsdd"), workers=None)
+            figures: dict[str, Any] = {
+                "feature_clips_per_second": clips_per_second,
+                "feature_clips_per_second_one_thread": one_thread,
+                "feature_workers": default_workers(),
+                "cells": [],
+            }
+            print(
+                f"\n## profile {profile_name}: features {features.shape}, {clips_per_second:.0f} clips/s extracted "
+                f"with {default_workers()} threads ({one_thread:.0f} with one)"
+            )
             print("| technique | IPC | s / outer iteration | peak MB |")
             print("|---|---|---|---|")
             for name in args.techniques.split(","):
