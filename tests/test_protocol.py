@@ -1,6 +1,7 @@
 """The fixed evaluation protocol: determinism, final-epoch reporting, and real accuracy."""
 
 import dataclasses
+import shutil
 
 import pytest
 import torch
@@ -108,3 +109,51 @@ def test_evaluate_set_gives_the_same_accuracies_vectorised_or_not(feature_cache)
     }
     assert [s.test_accuracy for s in runs["on"].seeds] == [s.test_accuracy for s in runs["off"].seeds]
     assert dc.asdict(runs["on"].seeds[0]).keys() == dc.asdict(runs["off"].seeds[0]).keys()
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        "channels_last",
+        "bf16",
+        pytest.param(
+            "compile",
+            marks=pytest.mark.skipif(shutil.which("cc") is None, reason="torch.compile on CPU needs a C compiler"),
+        ),
+    ],
+)
+def test_accelerated_evaluation_still_learns(synthetic, names):
+    """Each opt-in speed-up trains networks that learn the easy synthetic classes like the plain path;
+    channels_last only changes the memory layout, so its networks match the plain ones closely."""
+    from bench.evaluation.acceleration import Acceleration
+
+    data = full_training_set(synthetic)
+    protocol = ProtocolParams(epochs=30, seeds=(0,))
+    acceleration = Acceleration.parse(names)
+    result = evaluate_set(data.x, data.y, synthetic, TINY_MODEL, protocol, CPU, acceleration=acceleration)
+    assert result.test_mean >= 0.9  # chance is 0.25
+    if names == "channels_last":
+        fast, _ = train_network(data.x, data.y, 4, TINY_MODEL, protocol, 0, CPU, acceleration=acceleration)
+        plain, _ = train_network(data.x, data.y, 4, TINY_MODEL, protocol, 0, CPU)
+        for mine, theirs in zip(fast.parameters(), plain.parameters(), strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=1e-3, atol=1e-4)
+
+
+def test_unknown_acceleration_and_vectorised_acceleration_are_refused(synthetic):
+    from bench.errors import UserError
+    from bench.evaluation.acceleration import Acceleration
+
+    with pytest.raises(UserError, match=r"unknown option.*fp8"):
+        Acceleration.parse("bf16,fp8")
+    data = full_training_set(synthetic)
+    with pytest.raises(UserError, match="--accelerate applies to sequential"):
+        evaluate_set(
+            data.x,
+            data.y,
+            synthetic,
+            TINY_MODEL,
+            ProtocolParams(epochs=1, seeds=(0,)),
+            CPU,
+            vectorise="on",
+            acceleration=Acceleration(bf16=True),
+        )

@@ -180,3 +180,18 @@ def test_evaluate_a_set_file_and_invert_it_to_audio(tmp_path, tiny_params):
     assert len(wavs) == 4
     info = sf.info(str(wavs[0]))
     assert info.samplerate == 8000 and info.frames == 15 * 128
+
+
+def test_cli_evaluate_records_its_acceleration_and_refuses_unknown_ones(tmp_path, tiny_params):
+    runner = CliRunner()
+    base = ["--params", str(tiny_params), "--cache-dir", str(tmp_path / "cache"), "-q", "evaluate"]
+    cell = ["--dataset", "synthetic", "--reference", "random", "--ipc", "1", "--epochs", "2", "--no-prototype"]
+    out = tmp_path / "fast.json"
+    result = runner.invoke(cli, [*base, *cell, "--accelerate", "channels_last,bf16", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    validate_record(record)
+    assert record["protocol"]["acceleration"] == ["channels_last", "bf16"]
+    result = runner.invoke(cli, [*base, *cell, "--accelerate", "turbo", "--out", str(tmp_path / "x.json")])
+    assert result.exit_code != 0 and "unknown option(s) turbo" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "x.json").exists()

@@ -9,6 +9,7 @@ import click
 
 from bench.cli.context import Session, pass_session
 from bench.errors import UserError
+from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.references import full_training_set, random_real_subset
 from bench.evaluation.sets import load_set
 from bench.evaluation.sets import save_set as write_set
@@ -67,6 +68,14 @@ def _parse_seeds(value: str | None) -> tuple[int, ...] | None:
     show_default=True,
     help="Train the seeds together with torch.func (auto: on CUDA when memory allows; same accuracies).",
 )
+@click.option(
+    "--accelerate",
+    default="none",
+    show_default=True,
+    metavar="LIST",
+    help="Comma list of channels_last, bf16 (autocast), compile (torch.compile): speed-ups for the "
+    "sequential path, meant for GPUs; the record lists them under protocol.acceleration.",
+)
 @pass_session
 def evaluate(
     session: Session,
@@ -81,12 +90,14 @@ def evaluate(
     out: Path | None,
     save_set: Path | None,
     vectorise: str,
+    accelerate: str,
 ) -> None:
     """Train fresh ConvNets on a set and report FINAL-epoch test accuracy (mean ± std over seeds)."""
     if (set_path is None) == (reference is None):
         raise UserError("give exactly one of --set FILE or --reference random|full")
     if reference == "random" and ipc is None:
         raise UserError("--reference random needs --ipc")
+    acceleration = Acceleration.parse(accelerate)
     protocol = session.profile.protocol
     overrides = {k: v for k, v in (("epochs", epochs), ("seeds", _parse_seeds(seeds))) if v is not None}
     if overrides:
@@ -118,6 +129,7 @@ def evaluate(
         source=source,
         prototype=prototype,
         vectorise=vectorise,
+        acceleration=acceleration,
     )
     proto = record["results"]["prototype_test_accuracy"]
     line = (

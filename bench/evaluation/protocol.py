@@ -12,6 +12,8 @@ import torch
 from torch import nn
 
 from bench.device import peak_memory_mb, reset_peak_memory
+from bench.errors import UserError
+from bench.evaluation.acceleration import NONE, Acceleration
 from bench.features.store import FeatureSet, LabelledTensors
 from bench.models import build_convnet
 from bench.params import ModelParams, ProtocolParams
@@ -74,9 +76,11 @@ def train_network(
     seed: int,
     device: torch.device,
     lr: float | None = None,
+    acceleration: Acceleration = NONE,
 ) -> tuple[nn.Module, float]:
     """Train one network with the protocol's recipe; returns it and its last-epoch mean training loss."""
     model = build_convnet(tuple(x.shape[1:]), num_classes, model_params, seed).to(device)
+    forward = acceleration.training_forward(model)
     base_lr = protocol.lr if lr is None else lr
     optimiser = torch.optim.SGD(
         model.parameters(), lr=base_lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay
@@ -94,7 +98,8 @@ def train_network(
         total, batches = 0.0, 0
         for start in range(0, n, protocol.batch_size):
             idx = order[start : start + protocol.batch_size]
-            loss = loss_fn(model(x[idx]), y[idx])
+            with acceleration.autocast(device):
+                loss = loss_fn(forward(x[idx]), y[idx])
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -126,15 +131,19 @@ def evaluate_set(
     lr: float | None = None,
     progress: bool = False,
     vectorise: str = "auto",
+    acceleration: Acceleration = NONE,
 ) -> ProtocolResult:
     """Run the protocol for every seed on the labelled set ``(x, y)``; ``vectorise`` (auto, on, off)
-    chooses between training the seeds together (:mod:`bench.evaluation.vectorised`) or one by one."""
+    chooses between training the seeds together (:mod:`bench.evaluation.vectorised`) or one by one.
+    ``acceleration`` applies to the sequential path, so an active one implies it."""
     from bench.evaluation import vectorised
 
     reset_peak_memory(device)
     start = time.perf_counter()
     results = []
-    if vectorised.use_vectorised(vectorise, x, model_params, protocol, device):
+    if vectorise == "on" and acceleration.active:
+        raise UserError("--accelerate applies to sequential evaluation; drop --vectorise on")
+    if not acceleration.active and vectorised.use_vectorised(vectorise, x, model_params, protocol, device):
         models, losses = vectorised.train_networks(x, y, features.num_classes, model_params, protocol, device, lr)
         per_seed = (time.perf_counter() - start) / len(models)
         for seed, model, loss in zip(protocol.seeds, models, losses, strict=True):
@@ -143,6 +152,8 @@ def evaluate_set(
     with progress_bar(protocol.seeds, f"evaluate {features.dataset} ({len(y)} items)", progress) as seeds:
         for seed in seeds:
             seed_start = time.perf_counter()
-            model, loss = train_network(x, y, features.num_classes, model_params, protocol, seed, device, lr)
+            model, loss = train_network(
+                x, y, features.num_classes, model_params, protocol, seed, device, lr, acceleration
+            )
             results.append(_scored(model, seed, time.perf_counter() - seed_start, loss, features, device))
     return ProtocolResult(results, time.perf_counter() - start, peak_memory_mb(device))

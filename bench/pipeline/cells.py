@@ -15,6 +15,7 @@ import yaml
 from bench.atomic import write_json_atomic
 from bench.device import device_description
 from bench.errors import UserError
+from bench.evaluation.acceleration import NONE, Acceleration
 from bench.evaluation.protocol import ProtocolResult, accuracy, evaluate_set, train_network
 from bench.evaluation.prototype import evaluate_prototypes
 from bench.evaluation.records import build_record, write_record
@@ -176,6 +177,7 @@ def evaluate_to_record(
     prototype: bool = True,
     content_key: str | None = None,
     vectorise: str = "auto",
+    acceleration: Acceleration = NONE,
 ) -> tuple[dict[str, Any], ProtocolResult]:
     """Train fresh networks on ``labelled`` under the protocol; write the validated record to ``out``."""
     profile = session.profile
@@ -196,6 +198,7 @@ def evaluate_to_record(
         labelled.lr,
         progress=session.progress,
         vectorise=vectorise,
+        acceleration=acceleration,
     )
     proto = (
         evaluate_prototypes(labelled.x, labelled.y, feats, profile.model, protocol.seeds, device) if prototype else None
@@ -227,6 +230,8 @@ def evaluate_to_record(
         prototype=proto,
         evaluated=evaluated,
     )
+    if acceleration.active:  # changes the arithmetic (bf16) or the kernels: the record says so
+        record["protocol"]["acceleration"] = acceleration.names()
     write_record(out, record)
     return record, result
 
