@@ -1,7 +1,8 @@
 """The speed and memory harness (figures, not timed tests).
 
     python -m benchmarks.run [--device cpu|cuda] [--profiles quick,standard] [--ipc 1,10,50]
-                             [--techniques dm,dsa,mtt] [--eval-epochs 20] [--json out.json]
+                             [--techniques dm,dsa,mtt] [--eval-epochs 20] [--accelerate channels_last,bf16,compile]
+                             [--json out.json]
 
 For FSDD ($DISTRACK_DATA_ROOT) and each profile it prints:
 - feature extraction: clips per second (no cache, the profile's features), threaded and with one thread;
@@ -9,7 +10,8 @@ For FSDD ($DISTRACK_DATA_ROOT) and each profile it prints:
   MTT's experts are trained first and not counted) and the peak memory (CUDA max_memory_allocated on a
   GPU; the process's peak RSS on a CPU, a high-water mark over the whole run);
 - per IPC: evaluation seconds per seed, sequential and vectorised (all protocol seeds trained together
-  with torch.func), and their ratio. Evaluation is timed for --eval-epochs epochs and scaled linearly to
+  with torch.func), and their ratio; with --accelerate, also sequential with each opt-in speed-up alone
+  (compile's start-up counted). Evaluation is timed for --eval-epochs epochs and scaled linearly to
   the profile's epochs (each epoch does the same work)."""
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 
 from bench.data.registry import open_dataset
 from bench.device import peak_memory_mb, reset_peak_memory, resolve_device
+from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.protocol import train_network
 from bench.evaluation.references import random_real_subset
 from bench.evaluation.vectorised import train_networks
@@ -55,8 +58,9 @@ def seconds_per_iteration(name: str, features, ipc: int, profile, device, repeat
     return (time.perf_counter() - start) / repeats
 
 
-def evaluation_seconds(features, ipc: int, profile, device, epochs: int) -> dict[str, float]:
-    """Seconds per seed for the profile's epochs, sequential and vectorised (timed over ``epochs``)."""
+def evaluation_seconds(features, ipc: int, profile, device, epochs: int, accelerations: list[str]) -> dict[str, float]:
+    """Seconds per seed for the profile's epochs, sequential and vectorised (timed over ``epochs``), and
+    sequential with each opt-in acceleration alone (compile's start-up included)."""
     protocol = dataclasses.replace(profile.protocol, epochs=epochs)
     subset = random_real_subset(features, ipc, 0)
     scale = profile.protocol.epochs / epochs
@@ -70,7 +74,17 @@ def evaluation_seconds(features, ipc: int, profile, device, epochs: int) -> dict
     train_networks(subset.x, subset.y, features.num_classes, profile.model, protocol, device)
     _sync(device)
     vectorised = (time.perf_counter() - start) / len(protocol.seeds) * scale
-    return {"sequential_s_per_seed": sequential, "vectorised_s_per_seed": vectorised, "ratio": sequential / vectorised}
+    row = {"sequential_s_per_seed": sequential, "vectorised_s_per_seed": vectorised, "ratio": sequential / vectorised}
+    for name in accelerations:
+        acceleration = Acceleration.parse(name)
+        start = time.perf_counter()
+        for seed in protocol.seeds:
+            train_network(
+                subset.x, subset.y, features.num_classes, profile.model, protocol, seed, device, None, acceleration
+            )
+        _sync(device)
+        row[f"{name}_s_per_seed"] = (time.perf_counter() - start) / len(protocol.seeds) * scale
+    return row
 
 
 def feature_rate(dataset, features_params, workers: int | None) -> tuple[Any, float]:
@@ -89,6 +103,11 @@ def main() -> None:
     parser.add_argument("--ipc", default="1,10,50")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--eval-epochs", type=int, default=20)
+    parser.add_argument(
+        "--accelerate",
+        default="",
+        help="Also time sequential evaluation with each of these alone (channels_last,bf16,compile).",
+    )
     parser.add_argument("--json", type=Path, default=None, help="Also write every figure here.")
     args = parser.parse_args()
     params = load_params("params.yaml")
@@ -124,15 +143,19 @@ def main() -> None:
                         {"technique": name, "ipc": ipc, "s_per_iteration": seconds, "peak_mb": peak}
                     )
                     print(f"| {name} | {ipc} | {seconds:.3f} | {peak:.0f} |", flush=True)
-            print(f"\n| IPC | evaluation s/seed sequential | vectorised | ratio | ({profile.protocol.epochs} epochs) |")
-            print("|---|---|---|---|---|")
+            accelerations = [name for name in args.accelerate.split(",") if name]
+            extra = "".join(f" {name} |" for name in accelerations)
+            epochs = profile.protocol.epochs
+            print(f"\n| IPC | evaluation s/seed sequential | vectorised | ratio |{extra} ({epochs} epochs) |")
+            print("|---|---|---|---|" + "---|" * (len(accelerations) + 1))
             figures["evaluation"] = []
             for ipc in (int(k) for k in args.ipc.split(",")):
-                row = evaluation_seconds(features, ipc, profile, device, args.eval_epochs)
+                row = evaluation_seconds(features, ipc, profile, device, args.eval_epochs, accelerations)
                 figures["evaluation"].append({"ipc": ipc, **row})
+                cells = "".join(f" {row[f'{name}_s_per_seed']:.2f} |" for name in accelerations)
                 print(
                     f"| {ipc} | {row['sequential_s_per_seed']:.2f} | {row['vectorised_s_per_seed']:.2f} "
-                    f"| {row['ratio']:.2f} | |",
+                    f"| {row['ratio']:.2f} |{cells} |",
                     flush=True,
                 )
             report["profiles"][profile_name] = figures
