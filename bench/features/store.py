@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +33,10 @@ _BATCH = 256
 
 
 def default_workers() -> int:
-    """Threads for reading and hashing files: soundfile, resampling and sha256 release the GIL."""
-    return max(1, min(8, os.cpu_count() or 1))
+    """Threads for reading and hashing files. One: on the 2-core reference machine a pool of two was
+    slower (FSDD 3,269 vs 2,020 clips/s uncontended, benchmarks/README.md), as reading FSDD's small files
+    is mostly GIL-bound Python; pass ``workers`` where many cores or slow storage make it pay."""
+    return 1
 
 
 def _in_threads(function: Callable, items: Iterable, workers: int) -> Iterator:
@@ -118,7 +119,7 @@ def load_feature_set(
 ) -> FeatureSet:
     """Return the dataset's log-mel features, from the cache when its key matches, else extracted.
     ``workers`` threads read, resample and hash the files (default :func:`default_workers`); the result
-    does not depend on it."""
+    does not depend on their number."""
     workers = default_workers() if workers is None else workers
     index = adapter.index()
     digest = data_hash(adapter, index, workers)
