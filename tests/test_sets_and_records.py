@@ -38,6 +38,19 @@ def test_pickles_are_refused_unread(tmp_path):
         load_set(path)
 
 
+def test_a_set_whose_header_length_starts_with_the_pickle_byte_loads(tmp_path):
+    """Regression: a safetensors header of length 0x..80 made the file's first byte 0x80, the pickle mark,
+    and a valid set was refused (the smoke pipeline hit it when a new parameter changed the metadata)."""
+    path = tmp_path / "s.safetensors"
+    for padding in range(256):
+        labelled = LabelledSet(torch.zeros(2, 1, 4, 5), torch.tensor([0, 1]), metadata={"pad": "p" * padding})
+        save_set(path, labelled)
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    assert path.read_bytes()[:1] == b"\x80"
+    assert load_set(path).metadata == {"pad": "p" * padding}
+
+
 @pytest.mark.parametrize(
     ("shape", "n_classes", "message"),
     [

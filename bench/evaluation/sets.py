@@ -41,13 +41,23 @@ def save_set(path: Path, labelled: LabelledSet) -> None:
         save_file(tensors, str(tmp), metadata={"distrack": json.dumps(labelled.metadata, sort_keys=True)})
 
 
+def _safetensors_layout(head: bytes, size: int) -> bool:
+    """A safetensors file opens with its JSON header's length (u64, little endian) and then ``{``. That
+    length's low byte can be 0x80, the pickle mark, so the layout is checked before the marks."""
+    if len(head) < 9:
+        return False
+    return head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size
+
+
 def load_set(path: Path, *, shape: tuple[int, ...] | None = None, num_classes: int | None = None) -> LabelledSet:
     """Load and validate a set file; every problem is an error naming the file."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: set file not found")
-    head = path.read_bytes()[:8]
-    if head.startswith(_PICKLE_PROTOCOL_MARK) or head.startswith(_ZIP_MARK):
+    head = path.read_bytes()[:9]
+    if not _safetensors_layout(head, path.stat().st_size) and (
+        head.startswith(_PICKLE_PROTOCOL_MARK) or head.startswith(_ZIP_MARK)
+    ):
         raise UserError(
             f"{path}: looks like a pickle / torch.save file; only .safetensors sets are accepted "
             "(pickles can run arbitrary code and are never loaded)"
