@@ -57,15 +57,16 @@ class GMParams:
 CLASS_BATCHING = ("loop", "vmap")
 
 
-def gradient_distance(synthetic: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
-    """Sum over layers and output channels of (1 - cosine). Biases and norm parameters (1-D) are skipped,
-    as in the reference code."""
+def gradient_distance(synthetic: list[torch.Tensor], real: list[torch.Tensor], batch_dims: int = 0) -> torch.Tensor:
+    """Sum over layers and output channels of (1 - cosine). Biases and norm parameters (1-D per item) are
+    skipped, as in the reference code. ``batch_dims`` leading dimensions (e.g. classes) are summed over too."""
     total = synthetic[0].new_zeros(())
+    channel = batch_dims + 1
     for gs, gr in zip(synthetic, real, strict=True):
-        if gs.dim() == 1:
+        if gs.dim() == channel:
             continue
-        gs, gr = gs.flatten(1), gr.flatten(1)
-        cosine = (gs * gr).sum(dim=1) / (gs.norm(dim=1) * gr.norm(dim=1) + 1e-6)
+        gs, gr = gs.flatten(channel), gr.flatten(channel)
+        cosine = (gs * gr).sum(dim=channel) / (gs.norm(dim=channel) * gr.norm(dim=channel) + 1e-6)
         total = total + (1 - cosine).sum()
     return total
 
@@ -100,15 +101,7 @@ def _class_gradient_loss_vmap(net: torch.nn.Module, real: torch.Tensor, syn: tor
     with torch.no_grad():
         real_grads = per_class_grad(params, real, classes.expand(-1, real.shape[1]))
     syn_grads = per_class_grad(params, syn, classes.expand(-1, syn.shape[1]))
-    total = syn.new_zeros(())
-    for name in params:
-        gs, gr = syn_grads[name], real_grads[name]
-        if gs.dim() == 2:  # (classes, channels): biases and norm parameters, skipped as in gradient_distance
-            continue
-        gs, gr = gs.flatten(2), gr.flatten(2)
-        cosine = (gs * gr).sum(dim=2) / (gs.norm(dim=2) * gr.norm(dim=2) + 1e-6)
-        total = total + (1 - cosine).sum()
-    return total
+    return gradient_distance([syn_grads[n] for n in params], [real_grads[n] for n in params], batch_dims=1)
 
 
 class _GradientMatching(Technique):
