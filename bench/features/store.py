@@ -32,13 +32,6 @@ FEATURES_VERSION = 1
 _BATCH = 256
 
 
-def default_workers() -> int:
-    """Threads for reading and hashing files. One: on the 2-core reference machine a pool of two was
-    slower (FSDD 3,269 vs 2,020 clips/s uncontended, benchmarks/README.md), as reading FSDD's small files
-    is mostly GIL-bound Python; pass ``workers`` where many cores or slow storage make it pay."""
-    return 1
-
-
 def _in_threads(function: Callable, items: Iterable, workers: int) -> Iterator:
     """``map(function, items)`` in order, spread over ``workers`` threads."""
     if workers <= 1:
@@ -96,7 +89,9 @@ class FeatureSet:
 
 def data_hash(adapter: DatasetAdapter, index: ClipIndex, workers: int = 1) -> str:
     """Hash of what the dataset *is*: every clip's bytes, label and split (options for generated data)."""
-    contents = _in_threads(lambda clip: sha256_file(clip.source) if clip.source else None, index.clips, workers)
+    contents = _in_threads(
+        lambda clip: sha256_file(clip.source) if clip.source is not None else None, index.clips, workers
+    )
     entries = [[clip.key, clip.split, clip.label, content] for clip, content in zip(index.clips, contents, strict=True)]
     return sha256_json(
         {
@@ -115,12 +110,12 @@ def load_feature_set(
     *,
     skip_bad: bool = False,
     progress: bool = False,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> FeatureSet:
     """Return the dataset's log-mel features, from the cache when its key matches, else extracted.
-    ``workers`` threads read, resample and hash the files (default :func:`default_workers`); the result
-    does not depend on their number."""
-    workers = default_workers() if workers is None else workers
+    ``workers`` threads read, resample and hash the files; the result does not depend on their number.
+    One by default: on the 2-core reference machine two were slower (FSDD 3,269 vs 2,020 clips/s,
+    benchmarks/README.md), as reading small files is mostly GIL-bound Python."""
     index = adapter.index()
     digest = data_hash(adapter, index, workers)
     key = sha256_json(
