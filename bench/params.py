@@ -88,6 +88,12 @@ class Profile:
         return parse_section(FeatureParams, merged, f"profiles.{self.name}.features_by_dataset.{dataset}")
 
 
+def require_choice(value: str, choices: tuple[str, ...], where: str) -> None:
+    """Raise :class:`UserError` naming ``where`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise UserError(f"{where}: expected one of {', '.join(choices)}, got {value!r}")
+
+
 def parse_section(cls: type[T], raw: Any, where: str) -> T:
     """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types by name."""
     if raw is None:

@@ -67,10 +67,11 @@ def test_dm_loss_decreases(synthetic, tmp_path, scope):
     assert torch.equal(first.x, technique.run(synthetic, 2, 0, Budget(60), CPU).x)
 
 
-def test_dm_refuses_an_unknown_augment_scope(synthetic):
-    cls = get_technique("dm")
-    technique = cls(cls.configure("tiny", {"augment_scope": "clip"}), DistillContext(model=MODEL))
-    with pytest.raises(UserError, match=r"augment_scope.*'clip'"):
+@pytest.mark.parametrize(("name", "key"), [("dm", "augment_scope"), ("dc", "class_batching")])
+def test_an_unknown_choice_is_refused_by_name(synthetic, name, key):
+    cls = get_technique(name)
+    technique = cls(cls.configure("tiny", {key: "clip"}), DistillContext(model=MODEL))
+    with pytest.raises(UserError, match=rf"techniques\.{name}\.{key}: expected one of .*got 'clip'"):
         technique.run(synthetic, 2, 0, Budget(2), CPU)
 
 

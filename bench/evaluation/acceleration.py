@@ -36,7 +36,7 @@ class Acceleration:
 
     @property
     def active(self) -> bool:
-        return self.channels_last or self.bf16 or self.compile
+        return bool(self.names())
 
     def names(self) -> list[str]:
         return [name for name in NAMES if getattr(self, name)]

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 import torch
 
 from bench.augment import AugmentParams
-from bench.errors import UserError
 from bench.models import build_convnet
+from bench.params import require_choice
 from bench.techniques.base import Budget, DistilledSet, Technique
 from bench.techniques.loop import Learnables, iteration_generator, iteration_seed
 from bench.techniques.matching import finish, run_loop, siamese, siamese_op_per_sample, siamese_per_class
@@ -57,10 +57,7 @@ class DistributionMatching(Technique):
 
     def distill(self, train_set, ipc, seed, budget: Budget, device, progress) -> DistilledSet:
         p: DMParams = self.params
-        if p.augment_scope not in AUGMENT_SCOPES:
-            raise UserError(
-                f"techniques.dm.augment_scope: expected one of {', '.join(AUGMENT_SCOPES)}, got {p.augment_scope!r}"
-            )
+        require_choice(p.augment_scope, AUGMENT_SCOPES, "techniques.dm.augment_scope")
         iterations = budget.iterations if budget.iterations is not None else p.iterations
         sampler = ClassSampler(train_set, device)
         x0, y = sampler.initial(ipc, p.init, seed)

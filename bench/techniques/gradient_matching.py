@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
 from bench.augment import AugmentParams, augment
-from bench.errors import UserError
 from bench.models import build_convnet
+from bench.params import require_choice
 from bench.techniques.base import Budget, DistilledSet, Technique
 from bench.techniques.loop import Learnables, iteration_generator, iteration_seed
 from bench.techniques.matching import finish, run_loop, siamese
@@ -109,11 +109,7 @@ class _GradientMatching(Technique):
 
     def distill(self, train_set, ipc, seed, budget: Budget, device, progress) -> DistilledSet:
         p: GMParams = self.params
-        if p.class_batching not in CLASS_BATCHING:
-            raise UserError(
-                f"techniques.{self.name}.class_batching: expected one of {', '.join(CLASS_BATCHING)}, "
-                f"got {p.class_batching!r}"
-            )
+        require_choice(p.class_batching, CLASS_BATCHING, f"techniques.{self.name}.class_batching")
         iterations = budget.iterations if budget.iterations is not None else p.iterations
         outer_default, inner_default = loops_for(ipc)
         outer_loop, inner_loop = p.outer_loop or outer_default, p.inner_loop or inner_default
