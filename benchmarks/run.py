@@ -30,7 +30,7 @@ import torch
 
 from bench.data.registry import open_dataset
 from bench.device import peak_memory_mb, reset_peak_memory, resolve_device
-from bench.evaluation.acceleration import Acceleration
+from bench.evaluation.acceleration import NONE, Acceleration
 from bench.evaluation.protocol import train_network
 from bench.evaluation.references import random_real_subset
 from bench.evaluation.vectorised import train_networks
@@ -65,31 +65,30 @@ def evaluation_seconds(features, ipc: int, profile, device, epochs: int, acceler
     protocol = dataclasses.replace(profile.protocol, epochs=epochs)
     subset = random_real_subset(features, ipc, 0)
     scale = profile.protocol.epochs / epochs
-    _sync(device)
-    start = time.perf_counter()
-    for seed in protocol.seeds:
-        train_network(subset.x, subset.y, features.num_classes, profile.model, protocol, seed, device)
-    _sync(device)
-    sequential = (time.perf_counter() - start) / len(protocol.seeds) * scale
-    start = time.perf_counter()
-    train_networks(subset.x, subset.y, features.num_classes, profile.model, protocol, device)
-    _sync(device)
-    vectorised = (time.perf_counter() - start) / len(protocol.seeds) * scale
+
+    def per_seed(train_all) -> float:
+        _sync(device)
+        start = time.perf_counter()
+        train_all()
+        _sync(device)
+        return (time.perf_counter() - start) / len(protocol.seeds) * scale
+
+    def sequential_with(acceleration: Acceleration) -> float:
+        args = (subset.x, subset.y, features.num_classes, profile.model, protocol)
+        return per_seed(lambda: [train_network(*args, seed, device, None, acceleration) for seed in protocol.seeds])
+
+    sequential = sequential_with(NONE)
+    vectorised = per_seed(
+        lambda: train_networks(subset.x, subset.y, features.num_classes, profile.model, protocol, device)
+    )
     row = {"sequential_s_per_seed": sequential, "vectorised_s_per_seed": vectorised, "ratio": sequential / vectorised}
     for name in accelerations:
-        acceleration = Acceleration.parse(name)
-        start = time.perf_counter()
-        for seed in protocol.seeds:
-            train_network(
-                subset.x, subset.y, features.num_classes, profile.model, protocol, seed, device, None, acceleration
-            )
-        _sync(device)
-        row[f"{name}_s_per_seed"] = (time.perf_counter() - start) / len(protocol.seeds) * scale
+        row[f"{name}_s_per_seed"] = sequential_with(Acceleration.parse(name))
     return row
 
 
-def feature_rate(dataset, features_params, workers: int | None) -> tuple[Any, float]:
-    """Clips per second of a cold extraction (no cache) with ``workers`` threads (None: the default)."""
+def feature_rate(dataset, features_params, workers: int) -> tuple[Any, float]:
+    """Clips per second of a cold extraction (no cache) with ``workers`` reader threads."""
     start = time.perf_counter()
     features = load_feature_set(dataset, features_params, None, workers=workers)
     clips = len(features.train.y) + len(features.validation.y) + len(features.test.y)
