@@ -1,7 +1,8 @@
 """The speed and memory harness (figures, not timed tests).
 
     python -m benchmarks.run [--device cpu|cuda] [--profiles quick,standard] [--ipc 1,10,50]
-                             [--techniques dm,dsa,mtt] [--eval-epochs 20] [--accelerate channels_last,bf16,compile]
+                             [--techniques dm,dsa,mtt] [--eval-epochs 20]
+                             [--accelerate channels_last,bf16,compile,chunked]
                              [--json out.json]
 
 For FSDD ($DISTRACK_DATA_ROOT) and each profile it prints:
@@ -99,14 +100,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--profiles", default="quick,standard")
-    parser.add_argument("--techniques", default="dm,dsa,mtt")
+    parser.add_argument("--techniques", default="dm,dsa,mtt", help="Empty: time evaluation only.")
     parser.add_argument("--ipc", default="1,10,50")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--eval-epochs", type=int, default=20)
     parser.add_argument(
         "--accelerate",
         default="",
-        help="Also time sequential evaluation with each of these alone (channels_last,bf16,compile).",
+        help="Also time sequential evaluation with each of these alone (channels_last,bf16,compile,chunked).",
     )
     parser.add_argument("--json", type=Path, default=None, help="Also write every figure here.")
     args = parser.parse_args()
@@ -135,7 +136,7 @@ def main() -> None:
             )
             print("| technique | IPC | s / outer iteration | peak MB |")
             print("|---|---|---|---|")
-            for name in args.techniques.split(","):
+            for name in (n for n in args.techniques.split(",") if n):
                 for ipc in (int(k) for k in args.ipc.split(",")):
                     reset_peak_memory(device)
                     seconds = seconds_per_iteration(name, features, ipc, profile, device, args.repeats, cache)

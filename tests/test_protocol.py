@@ -11,6 +11,7 @@ from bench.evaluation.protocol import accuracy, evaluate_set, lr_at_epoch, train
 from bench.evaluation.prototype import evaluate_prototypes
 from bench.evaluation.references import full_training_set, random_real_subset
 from bench.features.store import load_feature_set
+from bench.models import build_convnet
 from bench.params import ModelParams, ProtocolParams, load_profile
 from tests.test_bad_input import FEATURES
 
@@ -137,6 +138,30 @@ def test_accelerated_evaluation_still_learns(synthetic, names):
         plain, _ = train_network(data.x, data.y, 4, TINY_MODEL, protocol, 0, CPU)
         for mine, theirs in zip(fast.parameters(), plain.parameters(), strict=True):
             torch.testing.assert_close(mine, theirs, rtol=1e-3, atol=1e-4)
+
+
+def test_chunked_training_matches_whole_batches_and_needs_a_per_sample_norm(synthetic, monkeypatch):
+    """Pieces of a batch, each loss weighted by its share, give the whole batch's gradient up to float
+    rounding; with batchnorm they would not, so it is refused."""
+    from bench.errors import UserError
+    from bench.evaluation.acceleration import Acceleration
+
+    monkeypatch.setattr("bench.models.convnet.CHUNK_ACTIVATION_BYTES", 1)  # pieces of MIN_CHUNK (8) items
+    data = full_training_set(synthetic)
+    protocol = ProtocolParams(epochs=3, seeds=(0,), batch_size=20)  # pieces of 8, 8 and 4
+    small_chunks = ModelParams(depth=2, width=16)
+    chunked = Acceleration.parse("chunked")
+    plain, plain_loss = train_network(data.x, data.y, 4, small_chunks, protocol, 0, CPU)
+    model = build_convnet(tuple(data.x.shape[1:]), 4, small_chunks, 0)
+    assert model.chunk < protocol.batch_size < len(data.x)  # several pieces per batch, several batches
+    fast, fast_loss = train_network(data.x, data.y, 4, small_chunks, protocol, 0, CPU, acceleration=chunked)
+    assert fast_loss == pytest.approx(plain_loss, rel=1e-4)
+    for mine, theirs in zip(fast.parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
+    with pytest.raises(UserError, match=r"chunked needs a per-sample norm; model\.norm batchnorm"):
+        train_network(
+            data.x, data.y, 4, ModelParams(depth=2, width=16, norm="batchnorm"), protocol, 0, CPU, acceleration=chunked
+        )
 
 
 def test_unknown_acceleration_and_vectorised_acceleration_are_refused(synthetic):

@@ -73,8 +73,9 @@ def _parse_seeds(value: str | None) -> tuple[int, ...] | None:
     default="none",
     show_default=True,
     metavar="LIST",
-    help="Comma list of channels_last, bf16 (autocast), compile (torch.compile): speed-ups for the "
-    "sequential path, meant for GPUs; the record lists them under protocol.acceleration.",
+    help="Comma list of speed-ups for the sequential path: channels_last, bf16 (autocast), compile "
+    "(torch.compile), meant for GPUs; chunked (training batches in cache-sized pieces, same gradients up to "
+    "float rounding), for CPUs. The record lists them under protocol.acceleration.",
 )
 @pass_session
 def evaluate(

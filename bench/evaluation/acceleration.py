@@ -1,9 +1,12 @@
 """Optional speed-ups of the sequential evaluation path, all off by default.
 
 ``channels_last`` (NHWC memory layout), ``bf16`` (bfloat16 autocast of the forward pass) and ``compile``
-(``torch.compile`` of the training forward). They are meant for accelerators: bf16 changes the arithmetic
-and so the accuracies, and compile costs start-up time, so a record names the ones it used
-(``protocol.acceleration``) and the default grid uses none. Measured on CPU in benchmarks/README.md."""
+(``torch.compile`` of the training forward) are meant for accelerators: bf16 changes the arithmetic and so
+the accuracies, and compile costs start-up time. ``chunked`` is the CPU one: each training batch goes
+forward and backward in pieces small enough for the memory-bound ops to work in cache, which only
+reorders the sum of the weight gradient (float rounding), so results stop matching the committed records
+bit for bit. A record names the ones it used (``protocol.acceleration``) and the default grid uses none.
+Measured in benchmarks/README.md."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from torch import nn
 
 from bench.errors import UserError
 
-NAMES = ("channels_last", "bf16", "compile")
+NAMES = ("channels_last", "bf16", "compile", "chunked")
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Acceleration:
     channels_last: bool = False
     bf16: bool = False
     compile: bool = False
+    chunked: bool = False
 
     @classmethod
     def parse(cls, text: str | None) -> Acceleration:
@@ -57,6 +61,31 @@ class Acceleration:
             return
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
             yield
+
+    def backward(
+        self,
+        forward: Callable[[torch.Tensor], torch.Tensor],
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        x: torch.Tensor,
+        y: torch.Tensor,
+        chunk: int,
+    ) -> float:
+        """Forward and backward of one training batch (gradients accumulate in the parameters); returns
+        the batch's mean loss. ``chunked`` sends pieces of ``chunk`` items, each loss weighted by its share
+        of the batch, so the accumulated gradient is the whole batch's mean-loss gradient; it is only
+        valid for networks whose items do not interact (per-sample norm), which the caller checks."""
+        if not self.chunked or len(x) <= chunk:
+            with self.autocast(x.device):
+                loss = loss_fn(forward(x), y)
+            loss.backward()
+            return float(loss.detach())
+        total = 0.0
+        for x_part, y_part in zip(x.split(chunk), y.split(chunk), strict=True):
+            with self.autocast(x.device):
+                loss = loss_fn(forward(x_part), y_part) * (len(x_part) / len(x))
+            loss.backward()
+            total += float(loss.detach())
+        return total
 
 
 NONE = Acceleration()

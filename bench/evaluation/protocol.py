@@ -80,6 +80,11 @@ def train_network(
 ) -> tuple[nn.Module, float]:
     """Train one network with the protocol's recipe; returns it and its last-epoch mean training loss."""
     model = build_convnet(tuple(x.shape[1:]), num_classes, model_params, seed).to(device)
+    if acceleration.chunked and not model.per_sample:
+        raise UserError(
+            f"--accelerate chunked needs a per-sample norm; model.norm {model_params.norm} mixes the items "
+            "of a batch, so pieces of a batch would train a different network"
+        )
     forward = acceleration.training_forward(model)
     base_lr = protocol.lr if lr is None else lr
     optimiser = torch.optim.SGD(
@@ -98,12 +103,9 @@ def train_network(
         total, batches = 0.0, 0
         for start in range(0, n, protocol.batch_size):
             idx = order[start : start + protocol.batch_size]
-            with acceleration.autocast(device):
-                loss = loss_fn(forward(x[idx]), y[idx])
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            total += acceleration.backward(forward, loss_fn, x[idx], y[idx], model.chunk)
             optimiser.step()
-            total += float(loss.detach())
             batches += 1
         last_loss = total / batches
     return model, last_loss
