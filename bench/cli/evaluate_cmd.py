@@ -16,6 +16,16 @@ from bench.evaluation.sets import save_set as write_set
 from bench.hashing import sha256_file
 from bench.pipeline.cells import evaluate_to_record
 
+accelerate_option = click.option(
+    "--accelerate",
+    default="none",
+    show_default=True,
+    metavar="LIST",
+    help="Comma list of speed-ups for sequential evaluation: channels_last, bf16 (autocast), compile "
+    "(torch.compile), meant for GPUs; chunked (training batches in cache-sized pieces, same gradients up to "
+    "float rounding), for CPUs. The record lists them under protocol.acceleration.",
+)
+
 
 def _parse_seeds(value: str | None) -> tuple[int, ...] | None:
     if value is None:
@@ -68,15 +78,7 @@ def _parse_seeds(value: str | None) -> tuple[int, ...] | None:
     show_default=True,
     help="Train the seeds together with torch.func (auto: on CUDA when memory allows; same accuracies).",
 )
-@click.option(
-    "--accelerate",
-    default="none",
-    show_default=True,
-    metavar="LIST",
-    help="Comma list of speed-ups for the sequential path: channels_last, bf16 (autocast), compile "
-    "(torch.compile), meant for GPUs; chunked (training batches in cache-sized pieces, same gradients up to "
-    "float rounding), for CPUs. The record lists them under protocol.acceleration.",
-)
+@accelerate_option
 @pass_session
 def evaluate(
     session: Session,

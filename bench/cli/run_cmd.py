@@ -9,7 +9,9 @@ import click
 from tabulate import tabulate
 
 from bench.cli.context import Session, pass_session
+from bench.cli.evaluate_cmd import accelerate_option
 from bench.errors import UserError
+from bench.evaluation.acceleration import Acceleration
 from bench.params import load_params
 from bench.pipeline.executors import EXECUTORS, SlurmOptions, run_cells
 from bench.pipeline.grid import expand, load_grid, parse_only, select
@@ -99,6 +101,7 @@ def _line(outcome: CellOutcome) -> str:
     help="Times per distillation to score the current set on the VALIDATION split (one short network; "
     "logged to MLflow as distill_validation_accuracy). 0: never.",
 )
+@accelerate_option
 @click.option("--slurm-partition", default=None, help="Slurm partition (executor slurm).")
 @click.option("--gpus-per-job", type=int, default=0, show_default=True, help="GPUs per Slurm job.")
 @click.option("--cpus-per-job", type=int, default=4, show_default=True, help="CPUs per Slurm job.")
@@ -125,6 +128,7 @@ def run(
     sweep: str | None,
     checkpoint_every: int,
     validation_checks: int,
+    accelerate: str,
     slurm_partition: str | None,
     gpus_per_job: int,
     cpus_per_job: int,
@@ -150,6 +154,7 @@ def run(
         stage=stage,
         checkpoint_every=checkpoint_every,
         validation_checks=validation_checks,
+        acceleration=",".join(Acceleration.parse(accelerate).names()),
         progress=session.progress and jobs == 1 and executor == "local",
     )
     if dry_run:

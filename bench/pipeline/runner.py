@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
+from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.sets import load_set
 from bench.hashing import sha256_json
 from bench.pipeline.cells import build_technique, distill_to_file, evaluate_set_file
@@ -37,6 +38,7 @@ class SweepSettings:
     stage: str = "all"
     checkpoint_every: int = 10
     validation_checks: int = 4  # periodic validation accuracy during distillation (0: none)
+    acceleration: str = ""  # opt-in evaluation speed-ups (bench.evaluation.acceleration), comma-separated
     threads: int | None = None  # torch threads per worker (None: torch's default)
     progress: bool = False
 
@@ -80,22 +82,23 @@ class CellOutcome:
     run_id: str | None = None
 
 
-def content_key(session: Session, cell: Cell) -> str:
-    """Code version, data and feature hash, network, protocol, the technique's resolved params and the cell:
-    a result is reused only when all of these are unchanged."""
+def content_key(session: Session, cell: Cell, acceleration: str = "") -> str:
+    """Code version, data and feature hash, network, protocol (with any evaluation speed-up), the technique's
+    resolved params and the cell: a result is reused only when all of these are unchanged."""
     feats = session.features(cell.dataset)
     technique = build_technique(session, cell.technique, dataset=cell.dataset)
     profile = session.profile
-    return sha256_json(
-        {
-            "code": code_digest(),
-            "features": feats.cache_key,
-            "model": dataclasses.asdict(profile.model),
-            "protocol": dataclasses.asdict(profile.protocol),
-            "technique": technique.describe(),
-            "cell": cell.describe(),
-        }
-    )
+    key = {
+        "code": code_digest(),
+        "features": feats.cache_key,
+        "model": dataclasses.asdict(profile.model),
+        "protocol": dataclasses.asdict(profile.protocol),
+        "technique": technique.describe(),
+        "cell": cell.describe(),
+    }
+    if acceleration:  # absent when off, so plain runs keep their keys
+        key["acceleration"] = acceleration
+    return sha256_json(key)
 
 
 def _stored_key(path: Path, *keys: str) -> str | None:
@@ -111,7 +114,7 @@ def _stored_key(path: Path, *keys: str) -> str | None:
 def cell_state(settings: SweepSettings, cell: Cell) -> tuple[str, str]:
     """``(content key, state)`` where state is ``up to date``, ``distilled`` or ``missing``."""
     session = settings.session()
-    key = content_key(session, cell)
+    key = content_key(session, cell, settings.acceleration)
     profile = session.profile.name
     if _stored_key(cell.record_path(Path(settings.results), profile), "evaluated_set", "content_key") == key:
         return key, "up to date"
@@ -219,7 +222,13 @@ def run_cell(settings: SweepSettings, cell: Cell, tracking: TrackingTarget | Non
         if settings.stage == "distill":
             return CellOutcome(cell, "done", time.perf_counter() - start)
         record = evaluate_set_file(
-            session, cell.dataset, set_path, record_path, technique=cell.technique, content_key=key
+            session,
+            cell.dataset,
+            set_path,
+            record_path,
+            technique=cell.technique,
+            content_key=key,
+            acceleration=Acceleration.parse(settings.acceleration),
         )
         run_id = None
         if tracking is not None:
