@@ -97,18 +97,21 @@ def test_second_run_skips_and_a_param_change_reruns_only_that_technique(tmp_path
 
 
 def test_an_accelerated_sweep_records_it_and_is_not_mistaken_for_a_plain_one(tmp_path):
-    params = _params(tmp_path, techniques="[random]")
-    record = tmp_path / "results" / "tiny" / "synthetic" / "random" / "random-ipc1-seed0.json"
+    params = _params(tmp_path, techniques="[dm]")
+    record = tmp_path / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json"
+    distilled = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.safetensors"
     refused = _run(tmp_path, params, "--no-tracking", "--accelerate", "chunked,warp")
     assert refused.exit_code != 0 and "unknown option(s) warp" in refused.output
     assert not record.exists()
     chunked = _run(tmp_path, params, "--no-tracking", "--accelerate", "chunked")
     assert "1 done, 0 up to date" in chunked.output, chunked.output
     assert json.loads(record.read_text())["protocol"]["acceleration"] == ["chunked"]
+    set_written = distilled.stat().st_mtime_ns
     assert "0 done, 1 up to date" in _run(tmp_path, params, "--no-tracking", "--accelerate", "chunked").output
     plain = _run(tmp_path, params, "--no-tracking")  # a different protocol: evaluated again, not reused
     assert "1 done, 0 up to date" in plain.output
     assert "acceleration" not in json.loads(record.read_text())["protocol"]
+    assert distilled.stat().st_mtime_ns == set_written  # the set does not depend on it: not distilled again
 
 
 def test_a_failing_cell_is_reported_and_the_rest_still_run(tmp_path):

@@ -82,23 +82,29 @@ class CellOutcome:
     run_id: str | None = None
 
 
-def content_key(session: Session, cell: Cell, acceleration: str = "") -> str:
-    """Code version, data and feature hash, network, protocol (with any evaluation speed-up), the technique's
-    resolved params and the cell: a result is reused only when all of these are unchanged."""
+def content_key(session: Session, cell: Cell) -> str:
+    """Code version, data and feature hash, network, protocol, the technique's resolved params and the cell:
+    a result is reused only when all of these are unchanged."""
     feats = session.features(cell.dataset)
     technique = build_technique(session, cell.technique, dataset=cell.dataset)
     profile = session.profile
-    key = {
-        "code": code_digest(),
-        "features": feats.cache_key,
-        "model": dataclasses.asdict(profile.model),
-        "protocol": dataclasses.asdict(profile.protocol),
-        "technique": technique.describe(),
-        "cell": cell.describe(),
-    }
-    if acceleration:  # absent when off, so plain runs keep their keys
-        key["acceleration"] = acceleration
-    return sha256_json(key)
+    return sha256_json(
+        {
+            "code": code_digest(),
+            "features": feats.cache_key,
+            "model": dataclasses.asdict(profile.model),
+            "protocol": dataclasses.asdict(profile.protocol),
+            "technique": technique.describe(),
+            "cell": cell.describe(),
+        }
+    )
+
+
+def record_key(key: str, acceleration: str) -> str:
+    """The record's key: the set's, plus the evaluation speed-ups when any is on. Distillation does not
+    depend on them, so switching one on re-evaluates a cell but never re-distils it, and plain records
+    keep their keys."""
+    return sha256_json({"set": key, "acceleration": acceleration}) if acceleration else key
 
 
 def _stored_key(path: Path, *keys: str) -> str | None:
@@ -114,9 +120,10 @@ def _stored_key(path: Path, *keys: str) -> str | None:
 def cell_state(settings: SweepSettings, cell: Cell) -> tuple[str, str]:
     """``(content key, state)`` where state is ``up to date``, ``distilled`` or ``missing``."""
     session = settings.session()
-    key = content_key(session, cell, settings.acceleration)
+    key = content_key(session, cell)
     profile = session.profile.name
-    if _stored_key(cell.record_path(Path(settings.results), profile), "evaluated_set", "content_key") == key:
+    stored = _stored_key(cell.record_path(Path(settings.results), profile), "evaluated_set", "content_key")
+    if stored == record_key(key, settings.acceleration):
         return key, "up to date"
     set_path = cell.set_path(Path(settings.outputs), profile)
     if _stored_key(set_path.with_suffix(".json"), "content_key") == key and set_path.is_file():
@@ -227,7 +234,7 @@ def run_cell(settings: SweepSettings, cell: Cell, tracking: TrackingTarget | Non
             set_path,
             record_path,
             technique=cell.technique,
-            content_key=key,
+            content_key=record_key(key, settings.acceleration),
             acceleration=Acceleration.parse(settings.acceleration),
         )
         run_id = None
