@@ -31,7 +31,7 @@ import torch
 
 from bench.data.registry import open_dataset
 from bench.device import peak_memory_mb, reset_peak_memory, resolve_device
-from bench.evaluation.acceleration import NONE, Acceleration
+from bench.evaluation.acceleration import NAMES, NONE, Acceleration
 from bench.evaluation.protocol import train_network
 from bench.evaluation.references import random_real_subset
 from bench.evaluation.vectorised import train_networks
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument(
         "--accelerate",
         default="",
-        help="Also time sequential evaluation with each of these alone (channels_last,bf16,compile,chunked).",
+        help=f"Also time sequential evaluation with each of these alone ({','.join(NAMES)}).",
     )
     parser.add_argument("--json", type=Path, default=None, help="Also write every figure here.")
     args = parser.parse_args()

@@ -74,15 +74,13 @@ class Acceleration:
         the batch's mean loss. ``chunked`` sends pieces of ``chunk`` items, each loss weighted by its share
         of the batch, so the accumulated gradient is the whole batch's mean-loss gradient; it is only
         valid for networks whose items do not interact (per-sample norm), which the caller checks."""
-        if not self.chunked or len(x) <= chunk:
-            with self.autocast(x.device):
-                loss = loss_fn(forward(x), y)
-            loss.backward()
-            return float(loss.detach())
+        pieces = list(zip(x.split(chunk), y.split(chunk), strict=True)) if self.chunked else [(x, y)]
         total = 0.0
-        for x_part, y_part in zip(x.split(chunk), y.split(chunk), strict=True):
+        for x_part, y_part in pieces:
             with self.autocast(x.device):
-                loss = loss_fn(forward(x_part), y_part) * (len(x_part) / len(x))
+                loss = loss_fn(forward(x_part), y_part)
+            if len(pieces) > 1:
+                loss = loss * (len(x_part) / len(x))
             loss.backward()
             total += float(loss.detach())
         return total

@@ -230,7 +230,7 @@ def evaluate_to_record(
         prototype=proto,
         evaluated=evaluated,
     )
-    if acceleration.active:  # changes the arithmetic (bf16) or the kernels: the record says so
+    if acceleration.active:  # changes the arithmetic (bf16), the summation order (chunked) or the kernels
         record["protocol"]["acceleration"] = acceleration.names()
     write_record(out, record)
     return record, result
