@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 from click.testing import CliRunner
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from bench.cli import cli
 from bench.evaluation.sets import load_set
@@ -56,7 +58,16 @@ def test_distill_rejects_a_non_safetensors_name(tmp_path, tiny_params):
     assert result.exit_code == 2 and "use a .safetensors name" in result.output
 
 
-def test_kill_then_resume_matches_an_uninterrupted_run(tmp_path, tiny_params):
+def _add_seconds_to_checkpoint(checkpoint: Path, seconds: float) -> float:
+    """Pretend the killed process ran ``seconds`` longer; returns the checkpoint's new total."""
+    with safe_open(str(checkpoint), framework="pt") as handle:
+        metadata = handle.metadata()
+    metadata["seconds"] = repr(float(metadata["seconds"]) + seconds)
+    save_file(load_file(str(checkpoint)), str(checkpoint), metadata=metadata)
+    return float(metadata["seconds"])
+
+
+def test_kill_then_resume_matches_an_uninterrupted_run_and_counts_both_runs_time(tmp_path, tiny_params):
     iterations = 300
     reference = tmp_path / "reference.safetensors"
     result = CliRunner().invoke(cli, _distill_args(tiny_params, tmp_path / "cache", reference, iterations))
@@ -79,14 +90,17 @@ def test_kill_then_resume_matches_an_uninterrupted_run(tmp_path, tiny_params):
     process.wait()
     assert not out.exists(), "a killed run must leave no output file"
     assert checkpoint.exists()
+    killed_seconds = _add_seconds_to_checkpoint(checkpoint, 1000.0)
 
+    started = time.perf_counter()
     result = CliRunner().invoke(cli, _distill_args(tiny_params, tmp_path / "cache", out, iterations, "--resume"))
+    resume_seconds = time.perf_counter() - started
     assert result.exit_code == 0, result.output
     assert torch.equal(load_set(out).x, load_set(reference).x)
-    assert (
-        json.loads(out.with_suffix(".json").read_text())["loss_history"]
-        == json.loads(reference.with_suffix(".json").read_text())["loss_history"]
-    )
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["loss_history"] == json.loads(reference.with_suffix(".json").read_text())["loss_history"]
+    # the cost is the whole distillation's: the killed process's seconds plus the resumed one's
+    assert killed_seconds < sidecar["cost"]["wall_seconds"] < killed_seconds + resume_seconds
 
 
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, tiny_params):

@@ -87,6 +87,10 @@ class Technique(abc.ABC):
         self.context = context
         self.monitored: list[tuple[int, float]] = []
         self.monitor_seconds = 0.0
+        self.started = time.perf_counter()
+        # Distillation seconds spent before a resumed run's checkpoint, so a resumed set's cost is the
+        # whole distillation's, not only the last process's.
+        self.resumed_seconds = 0.0
 
     @classmethod
     def configure(cls, profile: str, overrides: Mapping[str, Any] | None = None) -> Any:
@@ -100,13 +104,17 @@ class Technique(abc.ABC):
         """Check the request, then time and measure :meth:`distill`."""
         check_ipc(train_set, ipc)
         reset_peak_memory(device)
-        start = time.perf_counter()
-        self.monitored, self.monitor_seconds = [], 0.0
+        self.started = time.perf_counter()
+        self.monitored, self.monitor_seconds, self.resumed_seconds = [], 0.0, 0.0
         result = self.distill(train_set, ipc, seed, budget, device, progress)
-        seconds = time.perf_counter() - start - self.monitor_seconds
+        seconds = self.resumed_seconds + self.seconds_so_far()
         result.cost = Cost(seconds, result.cost.iterations, peak_memory_mb(device))
         result.monitored = list(self.monitored)
         return result
+
+    def seconds_so_far(self) -> float:
+        """Distillation time of this process: since :meth:`run` started, less the monitor's time."""
+        return time.perf_counter() - self.started - self.monitor_seconds
 
     @abc.abstractmethod
     def distill(

@@ -56,9 +56,15 @@ class Learnables:
 
 
 class Checkpoint:
-    def __init__(self, path: Path, fingerprint: str) -> None:
+    """``clock()`` is the run's seconds so far in this process; a checkpoint stores them added to
+    ``seconds_before`` (what earlier processes spent, read back by :meth:`restore`), so the cost of a run
+    resumed any number of times is the sum of its parts."""
+
+    def __init__(self, path: Path, fingerprint: str, clock: Callable[[], float] = lambda: 0.0) -> None:
         self.path = path
         self.fingerprint = fingerprint
+        self.clock = clock
+        self.seconds_before = 0.0
 
     def save(self, iteration: int, learnables: Learnables, history: list[float]) -> None:
         tensors = {f"value.{k}": v.detach().cpu().contiguous() for k, v in learnables.tensors.items()}
@@ -68,7 +74,9 @@ class Checkpoint:
                 tensors[f"momentum.{name}"] = state["momentum_buffer"].detach().cpu().contiguous()
         tensors["history"] = torch.tensor(history, dtype=torch.float64)
         with atomic_path(self.path) as tmp:
-            save_file(tensors, str(tmp), metadata={"iteration": str(iteration), "fingerprint": self.fingerprint})
+            seconds = self.seconds_before + self.clock()
+            metadata = {"iteration": str(iteration), "fingerprint": self.fingerprint, "seconds": repr(seconds)}
+            save_file(tensors, str(tmp), metadata=metadata)
 
     def restore(self, learnables: Learnables) -> tuple[int, list[float]]:
         try:
@@ -88,6 +96,7 @@ class Checkpoint:
                 if f"momentum.{name}" in tensors:
                     state = learnables.optimisers[name].state[tensor]
                     state["momentum_buffer"] = tensors[f"momentum.{name}"].to(tensor.device).clone()
+        self.seconds_before = float(meta.get("seconds", 0.0))  # absent in checkpoints of older code
         return int(meta["iteration"]), tensors["history"].tolist()
 
 

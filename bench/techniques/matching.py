@@ -33,7 +33,7 @@ def checkpoint_for(
             "model": dataclasses.asdict(technique.context.model),
         }
     )
-    return Checkpoint(path, fingerprint)
+    return Checkpoint(path, fingerprint, clock=technique.seconds_so_far)
 
 
 def run_loop(
@@ -66,16 +66,20 @@ def run_loop(
                 technique.monitor_seconds += time.perf_counter() - start
             return loss
 
-    return optimise(
+    checkpoint = checkpoint_for(technique, train_set, ipc, seed, iterations)
+    history = optimise(
         learnables,
         iterations,
         monitored_step,
-        checkpoint=checkpoint_for(technique, train_set, ipc, seed, iterations),
+        checkpoint=checkpoint,
         checkpoint_every=technique.context.checkpoint_every,
         resume=technique.context.resume,
         label=f"{technique.name} {train_set.dataset} ipc={ipc}",
         progress=progress,
     )
+    if checkpoint is not None:
+        technique.resumed_seconds = checkpoint.seconds_before
+    return history
 
 
 def siamese(params: AugmentParams, generator: torch.Generator, *batches: torch.Tensor) -> list[torch.Tensor]:
