@@ -24,7 +24,8 @@ def resolve_device(name: str) -> torch.device:
 def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def reset_peak_memory(device: torch.device) -> None:
