@@ -10,7 +10,7 @@ For FSDD ($DISTRACK_DATA_ROOT) and each profile it prints:
   of one thread per core;
 - per technique and IPC: seconds per outer iteration (mean of --repeats after one warm-up iteration;
   MTT's experts are trained first and not counted) and the peak memory (CUDA max_memory_allocated on a
-  GPU; the process's peak RSS on a CPU, a high-water mark over the whole run);
+  GPU; on a CPU the resident high-water mark since the cell began on Linux, over the whole run elsewhere);
 - per IPC: evaluation seconds per seed, sequential and vectorised (all protocol seeds trained together
   with torch.func), and their ratio; with --accelerate, also sequential with each opt-in speed-up alone
   (compile's start-up counted). Evaluation is timed for --eval-epochs epochs and scaled linearly to
