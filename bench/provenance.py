@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
+import importlib.util
 import platform
 import subprocess
 from pathlib import Path
@@ -61,7 +63,107 @@ def folder_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
+# Modules that only map names to classes: the classes a result actually uses are digested as roots instead,
+# so registering a new technique does not invalidate every other technique's results. (bench.data.registry
+# is skipped with them: what the data is enters every key through the feature cache key.)
+_NAME_MAPS = ("registry", "builtin")
+_TOP_PACKAGE = "bench"  # holds only the version string: a release alone changes no result
+
+
 @functools.cache
-def code_digest() -> str:
-    """The running package's :func:`folder_digest`: the code part of every content key."""
-    return folder_digest(Path(bench.__file__).parent)
+def _top_level(top: str) -> tuple[Path | None, Path | None]:
+    """(package folder, single-module file) of a top-level import name, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None, None
+    if spec is None:
+        return None, None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))), None
+    return None, Path(spec.origin) if spec.origin and spec.origin.endswith(".py") else None
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of a dotted module name, by path (no import), or None when it is no module file."""
+    top, *rest = name.split(".")
+    folder, single = _top_level(top)
+    if folder is None:
+        return single if not rest else None
+    candidate = folder.joinpath(*rest)
+    if (candidate / "__init__.py").is_file():
+        return candidate / "__init__.py"
+    as_file = candidate.parent / f"{candidate.name}.py"
+    return as_file if rest and as_file.is_file() else None
+
+
+def _semantic_dump(path: Path) -> str:
+    """The module's syntax tree without docstrings (comments never reach it): what the code does, not how
+    it is explained, so editing prose never changes a content key."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+def _imports(name: str, tree_text: str, path: Path) -> set[str]:
+    """Modules of the same top-level package that ``name`` imports (anywhere in its body), plus the packages
+    they live in (whose ``__init__`` runs on import)."""
+    top = name.split(".")[0]
+    found: set[str] = set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(tree_text)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            if base.split(".")[0] != top:
+                continue
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if _module_file(f"{base}.{alias.name}") else base)
+    closure = set()
+    for module in found:
+        if module.split(".")[0] != top:
+            continue
+        parts = module.split(".")
+        closure.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return closure
+
+
+@functools.cache
+def _module_summary(name: str) -> tuple[str, frozenset[str]]:
+    path = _module_file(name)
+    if path is None:
+        return "", frozenset()
+    source = path.read_text(encoding="utf-8")
+    return hashlib.sha256(_semantic_dump(path).encode()).hexdigest(), frozenset(_imports(name, source, path))
+
+
+def source_digest(*roots: str) -> str:
+    """sha256 over the code that can change a result computed by the modules ``roots``: their syntax trees
+    (docstrings and comments excluded) and those of every module of the same package they import,
+    transitively, except name-to-class registries. Editing a comment, a docstring, the leaderboard or the CLI
+    leaves it unchanged; editing the code a result runs changes it."""
+    seen: set[str] = set()
+    pending = list(roots)
+    while pending:
+        name = pending.pop()
+        if name in seen or name == _TOP_PACKAGE or name.rsplit(".", 1)[-1] in _NAME_MAPS:
+            continue
+        seen.add(name)
+        pending.extend(_module_summary(name)[1])
+    digest = hashlib.sha256()
+    for name in sorted(seen):
+        digest.update(f"{name}:{_module_summary(name)[0]};".encode())
+    return digest.hexdigest()

@@ -10,8 +10,9 @@ import click
 from tabulate import tabulate
 
 from bench.cli.context import Session, pass_session
-from bench.pipeline.cells import build_technique, distill_to_file, technique_overrides
+from bench.pipeline.jobs import distill_to_file
 from bench.techniques import get_technique, technique_names
+from bench.techniques.configure import build_technique, technique_overrides
 from bench.techniques.mtt import TrajectoryMatching
 
 

@@ -1,4 +1,4 @@
-"""``distrack evaluate``: score a set (a file, or a reference set) under the fixed protocol."""
+"""``distrack evaluate``: score a set (a file, or a reference row) with one or more evaluation tracks."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import click
 from bench.cli.context import Session, pass_session
 from bench.errors import UserError
 from bench.evaluation.acceleration import Acceleration
-from bench.evaluation.references import full_training_set, random_real_subset
-from bench.evaluation.sets import load_set
-from bench.evaluation.sets import save_set as write_set
+from bench.evaluation.records import main_summary
+from bench.evaluation.tracks.configure import DEFAULT_TRACKS, build_track
 from bench.hashing import sha256_file
-from bench.pipeline.cells import evaluate_to_record
+from bench.pipeline.jobs import describe_set, evaluate_to_record, load_set_for, read_sidecar
+from bench.sets.files import save_set as write_set
+from bench.sets.references import REFERENCES, reference_names
 
 accelerate_option = click.option(
     "--accelerate",
@@ -23,7 +24,7 @@ accelerate_option = click.option(
     metavar="LIST",
     help="Comma list of speed-ups for sequential evaluation: channels_last, bf16 (autocast), compile "
     "(torch.compile), meant for GPUs; chunked (training batches in cache-sized pieces, same gradients up to "
-    "float rounding), for CPUs. The record lists them under protocol.acceleration.",
+    "float rounding), for CPUs. The convnet track's protocol id names them.",
 )
 
 
@@ -36,6 +37,8 @@ def _parse_seeds(value: str | None) -> tuple[int, ...] | None:
         raise click.BadParameter(f"expected comma-separated integers, got {value!r}", param_hint="--seeds") from None
     if not seeds:
         raise click.BadParameter("at least one seed is needed", param_hint="--seeds")
+    if len(set(seeds)) != len(seeds):
+        raise click.BadParameter(f"seeds must be distinct, got {value!r}", param_hint="--seeds")
     return seeds
 
 
@@ -46,24 +49,26 @@ def _parse_seeds(value: str | None) -> tuple[int, ...] | None:
     "set_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="A .safetensors set file (x, y, optional lr).",
+    help="A .safetensors set file (x, y and/or soft labels, optional lr).",
 )
 @click.option(
     "--reference",
-    type=click.Choice(["random", "full"]),
     default=None,
-    help="Evaluate a reference set instead: a random real subset at --ipc, or the full training set.",
+    metavar="NAME",
+    help="Evaluate a reference row instead (see `distrack tracks --references`): random (a random real subset "
+    "at --ipc), full (the whole training set).",
 )
-@click.option("--ipc", type=int, default=None, help="Items per class of the random reference subset.")
-@click.option("--subset-seed", default=0, show_default=True, help="Seed of the random reference subset draw.")
-@click.option("--epochs", type=int, default=None, help="Override the profile's training epochs.")
-@click.option("--seeds", default=None, help="Override the evaluation seeds, e.g. 0,1,2,3,4.")
+@click.option("--ipc", type=click.IntRange(min=1), default=None, help="Items per class of a per-IPC reference row.")
+@click.option("--subset-seed", default=0, show_default=True, help="Seed of the reference subset draw.")
 @click.option(
-    "--prototype/--no-prototype",
-    default=True,
-    show_default=True,
-    help="Also run the nearest-class-mean evaluation in a random ConvNet's embedding.",
+    "--track",
+    "tracks",
+    multiple=True,
+    metavar="NAME",
+    help=f"Evaluation track (repeatable; see `distrack tracks`) [default: {', '.join(DEFAULT_TRACKS)}].",
 )
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the protocol's training epochs.")
+@click.option("--seeds", default=None, help="Override the evaluation seeds, e.g. 0,1,2,3,4.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -87,58 +92,62 @@ def evaluate(
     reference: str | None,
     ipc: int | None,
     subset_seed: int,
+    tracks: tuple[str, ...],
     epochs: int | None,
     seeds: str | None,
-    prototype: bool,
     out: Path | None,
     save_set: Path | None,
     vectorise: str,
     accelerate: str,
 ) -> None:
-    """Train fresh ConvNets on a set and report FINAL-epoch test accuracy (mean ± std over seeds)."""
+    """Score a set with evaluation tracks (default: the ConvNet protocol's FINAL-epoch test accuracy, mean ±
+    std over seeds, and the prototype score) and write one result record."""
     if (set_path is None) == (reference is None):
-        raise UserError("give exactly one of --set FILE or --reference random|full")
-    if reference == "random" and ipc is None:
-        raise UserError("--reference random needs --ipc")
+        raise UserError(f"give exactly one of --set FILE or --reference {'|'.join(reference_names())}")
     acceleration = Acceleration.parse(accelerate)
     protocol = session.profile.protocol
     overrides = {k: v for k, v in (("epochs", epochs), ("seeds", _parse_seeds(seeds))) if v is not None}
     if overrides:
         protocol = dataclasses.replace(protocol, **overrides)
-    feats = session.features(dataset)
+    chosen = [
+        build_track(session, name, dataset=dataset, protocol=protocol, vectorise=vectorise, acceleration=acceleration)
+        for name in tracks or DEFAULT_TRACKS
+    ]
     if set_path is not None:
-        labelled = load_set(set_path, shape=feats.shape, num_classes=feats.num_classes)
-        technique, digest, source = None, sha256_file(set_path), str(set_path)
-    elif reference == "random":
-        labelled = random_real_subset(feats, ipc, subset_seed)  # type: ignore[arg-type]
-        technique, digest, source = "random", None, f"reference:random:seed={subset_seed}"
+        labelled = load_set_for(session, dataset, set_path)
+        technique = str(labelled.metadata.get("technique", "file"))
+        evaluated = describe_set(
+            labelled,
+            kind="file",
+            technique=technique,
+            digest=sha256_file(set_path),
+            source=str(set_path),
+            sidecar=read_sidecar(set_path),
+        )
     else:
-        labelled = full_training_set(feats)
-        technique, digest, source = "full", None, "reference:full"
+        kind = REFERENCES.get(str(reference))
+        if kind.per_ipc and ipc is None:
+            raise UserError(f"--reference {reference} needs --ipc")
+        labelled = kind().materialise(session.features(dataset), ipc if kind.per_ipc else None, subset_seed)
+        if labelled is None:
+            raise UserError(f"reference {reference!r} has no set to train on")
+        technique = str(reference)
+        evaluated = describe_set(
+            labelled,
+            kind="reference",
+            technique=technique,
+            source=f"reference:{reference}:seed={subset_seed}",
+            per_ipc=kind.per_ipc,
+        )
     if save_set is not None:
         write_set(save_set, labelled)
-    technique = technique or str(labelled.metadata.get("technique", "file"))
-    set_ipc = None if technique == "full" else labelled.ipc
-    default_name = f"{technique}-ipc{set_ipc or 'all'}-{session.profile.name}.json"
-    out = out or Path("outputs") / "records" / dataset / default_name
-    record, result = evaluate_to_record(
-        session,
-        dataset,
-        labelled,
-        out,
-        protocol=protocol,
-        technique=technique,
-        digest=digest,
-        source=source,
-        prototype=prototype,
-        vectorise=vectorise,
-        acceleration=acceleration,
-    )
-    proto = record["results"]["prototype_test_accuracy"]
-    line = (
-        f"{dataset} {technique} ipc={set_ipc or 'all'}: test {result.test_mean:.3f} ± {result.test_std:.3f} "
-        f"({len(result.seeds)} seeds), validation {result.validation_mean:.3f}"
-    )
-    if proto is not None:
-        line += f", prototype {proto['mean']:.3f} ± {proto['std']:.3f}"
-    click.echo(f"{line}; {result.wall_seconds:.1f} s; record {out}")
+    label = evaluated["ipc"] or "all"
+    out = out or Path("outputs") / "records" / dataset / f"{technique}-ipc{label}-{session.profile.name}.json"
+    record = evaluate_to_record(session, dataset, labelled, out, chosen, evaluated)
+    parts = []
+    for name, entry in record["results"].items():
+        main = main_summary(record, name)
+        assert main is not None
+        parts.append(f"{name} {main['mean']:.3f} ± {main['std']:.3f} ({len(entry['seeds'])} seeds)")
+    seconds = sum(entry["cost"]["wall_seconds"] for entry in record["results"].values())
+    click.echo(f"{dataset} {technique} ipc={label}: {'; '.join(parts)}; {seconds:.1f} s; record {out}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bench.cli.context import Session, pass_session
-from bench.evaluation.sets import load_set
+from bench.pipeline.jobs import load_set_for
 from bench.samples import write_wavs
 
 
@@ -35,6 +35,6 @@ def features(session: Session, dataset: str, skip_bad: bool) -> None:
 def invert(session: Session, dataset: str, set_path: Path, out_dir: Path, per_class: int, iterations: int) -> None:
     """Turn a set's log-mels back into listenable WAV files (Griffin-Lim; phase is estimated)."""
     feats = session.features(dataset)
-    labelled = load_set(set_path, shape=feats.shape, num_classes=feats.num_classes)
+    labelled = load_set_for(session, dataset, set_path)
     written = write_wavs(feats, labelled, out_dir, per_class, iterations)
     click.echo(f"wrote {len(written)} WAV file(s) to {out_dir}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bench.atomic import write_json_atomic, write_text_atomic
-from bench.leaderboard.build import build, export
+from bench.leaderboard.build import build, export, metrics_summary
 from bench.leaderboard.collect import group, read_records
 
 
@@ -55,7 +55,7 @@ def leaderboard() -> None:
     "--metrics",
     type=click.Path(path_type=Path),
     default=None,
-    help="Also write a DVC metrics JSON: profile -> dataset -> technique-ipc -> test accuracy.",
+    help="Also write a DVC metrics JSON: profile -> dataset -> technique-ipc -> track -> main score.",
 )
 def build_cmd(
     results: tuple[Path, ...],
@@ -76,9 +76,5 @@ def build_cmd(
         return
     cells = build(results, out, plots=plots, samples=samples, cache_roots=[p for p in cache_roots if p.exists()])
     if metrics is not None:
-        summary: dict = {}
-        for cell in cells:
-            name = f"{cell.technique}-ipc{cell.ipc or 'all'}"
-            summary.setdefault(cell.profile, {}).setdefault(cell.dataset, {})[name] = round(cell.test.mean, 4)
-        write_json_atomic(metrics, summary)
+        write_json_atomic(metrics, metrics_summary(cells))
     click.echo(f"{len(cells)} cell(s) from {sum(len(c.records) for c in cells)} record(s) -> {out}")

@@ -108,8 +108,10 @@ def _register_commands() -> None:
         evaluate_cmd,
         features_cmd,
         leaderboard_cmd,
+        records_cmd,
         run_cmd,
         submission_cmd,
+        tracks_cmd,
     )
 
     cli.add_command(datasets_cmd.datasets)
@@ -119,6 +121,9 @@ def _register_commands() -> None:
     cli.add_command(distill_cmd.distill)
     cli.add_command(distill_cmd.experts)
     cli.add_command(distill_cmd.techniques)
+    cli.add_command(tracks_cmd.tracks)
+    cli.add_command(tracks_cmd.models)
+    cli.add_command(records_cmd.records)
     cli.add_command(run_cmd.run)
     cli.add_command(leaderboard_cmd.leaderboard)
     cli.add_command(submission_cmd.validate)

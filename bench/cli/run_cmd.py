@@ -134,11 +134,14 @@ def run(
     cpus_per_job: int,
     timeout_min: int,
 ) -> None:
-    """Distil and evaluate every cell of the grid (datasets x techniques x IPC x seeds).
+    """Distil every cell of the grid (datasets x techniques and reference rows x IPC x seeds) and score it
+    with every track of the grid.
 
-    Cells whose record already carries the same content key (code, data, features, network, protocol,
-    technique params) are skipped, so re-running resumes; an interrupted distillation continues from its
-    checkpoint. Writes are atomic: Ctrl-C or a kill never leaves a half-written set or record.
+    A set is reused while its content key (code, data, features, network, technique params, cell) is
+    unchanged, and each track's result while its own key (the set's, the track's params, recipe and code) is:
+    changing the protocol re-runs evaluation only, adding a track evaluates only that track. An interrupted
+    distillation continues from its checkpoint. Writes are atomic: Ctrl-C or a kill never leaves a
+    half-written set or record.
     """
     params_path = grid_path or session.params_path
     grid = load_grid(load_params(params_path))
@@ -151,6 +154,7 @@ def run(
         session.profile_name or grid.profile,
         outputs,
         results,
+        tracks=grid.tracks,
         stage=stage,
         checkpoint_every=checkpoint_every,
         validation_checks=validation_checks,
@@ -158,8 +162,20 @@ def run(
         progress=session.progress and jobs == 1 and executor == "local",
     )
     if dry_run:
-        rows = [[c.dataset, c.technique, c.ipc, c.seed, cell_state(settings, c)[1]] for c in cells]
+        state_session = settings.session()
+        rows = [
+            [
+                c.dataset,
+                c.technique,
+                "all" if c.ipc is None else c.ipc,
+                c.seed,
+                cell_state(state_session, settings, c).label,
+            ]
+            for c in cells
+        ]
         click.echo(tabulate(rows, headers=["dataset", "technique", "ipc", "seed", "state"]))
+        counts = {label: sum(row[-1] == label for row in rows) for label in sorted({row[-1] for row in rows})}
+        click.echo(", ".join(f"{n} {label}" for label, n in counts.items()))
         return
     target = None
     if tracking and stage != "distill":

@@ -11,12 +11,12 @@ from tabulate import tabulate
 from bench.cli.context import pass_session
 from bench.errors import UserError
 from bench.params import load_params
-from bench.pipeline.cells import technique_overrides
-from bench.pipeline.grid import Cell, load_grid, parse_only, select
+from bench.pipeline.grid import GridCell, load_grid, parse_only, select
 from bench.pipeline.runner import CellOutcome, SweepSettings
 from bench.session import Session
 from bench.submission.validate import FAIL, validate_technique
 from bench.techniques import get_technique
+from bench.techniques.configure import technique_overrides
 
 
 @click.command()
@@ -75,7 +75,7 @@ def submit(
     params_path = grid_path or session.params_path
     grid = load_grid(load_params(params_path))
     get_technique(technique)  # a clear error for a name that is not registered
-    grid_cells = [Cell(d, technique, k, s) for d in grid.datasets for k in grid.ipc for s in grid.seeds]
+    grid_cells = [GridCell(d, technique, k, s) for d in grid.datasets for k in grid.ipc for s in grid.seeds]
     cells = select(grid_cells, parse_only(only))
     if not cells:
         raise UserError("--only selects no cell of the grid")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import DataError
@@ -30,7 +30,6 @@ class ClipIndex:
     class_names: list[str]
     clips: list[Clip]
     subset_note: str | None = None
-    skipped: list[str] = field(default_factory=list)
 
     def split(self, name: str) -> list[Clip]:
         return [clip for clip in self.clips if clip.split == name]
@@ -55,7 +54,7 @@ class ClipIndex:
         note = f"at most {per_class} clips per class per split"
         if self.subset_note:
             note = f"{self.subset_note}; {note}"
-        return ClipIndex(self.dataset, self.class_names, kept, note, self.skipped)
+        return ClipIndex(self.dataset, self.class_names, kept, note)
 
     def validate(self) -> None:
         """Fail loudly on an empty split, a class missing from a split, or a group in two splits."""

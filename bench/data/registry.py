@@ -14,7 +14,8 @@ import numpy as np
 from bench.data.audio import read_audio
 from bench.data.clips import Clip, ClipIndex
 from bench.errors import DataError, UserError
-from bench.params import parse_section
+from bench.registry import Registry
+from bench.typed import parse_section
 
 
 @dataclass(frozen=True)
@@ -102,35 +103,18 @@ class DatasetAdapter(abc.ABC):
         return described
 
 
-_REGISTRY: dict[str, type[DatasetAdapter]] = {}
-
-
-def register_dataset(cls: type[DatasetAdapter]) -> type[DatasetAdapter]:
-    name = cls.info.name
-    if name in _REGISTRY:
-        raise ValueError(f"dataset {name!r} is registered twice")
-    _REGISTRY[name] = cls
-    return cls
+DATASETS: Registry[type[DatasetAdapter]] = Registry(
+    "dataset", "distrackted.datasets", "bench.data.adapters", DatasetAdapter, key=lambda cls: cls.info.name
+)
+register_dataset = DATASETS.register
+get_dataset = DATASETS.get
 
 
 def dataset_names() -> list[str]:
-    _load_builtin_adapters()
-    return sorted(_REGISTRY)
-
-
-def get_dataset(name: str) -> type[DatasetAdapter]:
-    _load_builtin_adapters()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UserError(f"unknown dataset {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+    return DATASETS.names()
 
 
 def open_dataset(name: str, data_root: Path | None, params: Mapping[str, Any]) -> DatasetAdapter:
     """The adapter for ``name`` configured from params.yaml's ``datasets.<name>`` section."""
     section = (params.get("datasets") or {}).get(name)
     return get_dataset(name).from_config(data_root, section)
-
-
-def _load_builtin_adapters() -> None:
-    import bench.data.adapters  # noqa: F401  (registers on import)

@@ -19,28 +19,40 @@ from torch import nn
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from bench.errors import UserError
-from bench.models import build_convnet
-from bench.params import ModelParams, ProtocolParams
+from bench.models import ModelSpec
+from bench.params import ProtocolParams
 
 MODES = ("auto", "on", "off")
 # Activation memory allowed for one vectorised step on a GPU, as a fraction of the free memory.
 MEMORY_FRACTION = 0.5
 
 
-def _activation_bytes(x: torch.Tensor, model: ModelParams, seeds: int, batch: int) -> int:
-    """Upper bound of one step's saved activations: every layer keeps about 4 maps of the input size."""
-    per_item = model.width * x.shape[-2] * x.shape[-1] * 4 * x.element_size()
-    return seeds * batch * per_item * model.depth
+def _activation_bytes(net: nn.Module, x: torch.Tensor, seeds: int, batch: int) -> int:
+    """One step's saved activations, estimated from the outputs of every leaf module for one item (twice:
+    the forward's saved tensors and their gradients)."""
+    sizes: list[int] = []
+    leaves = [m for m in net.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel())) for m in leaves]
+    with torch.no_grad():
+        net(x[:1].detach().cpu())
+    for handle in handles:
+        handle.remove()
+    return 2 * seeds * batch * sum(sizes) * x.element_size()
 
 
-def use_vectorised(mode: str, x: torch.Tensor, model: ModelParams, protocol: ProtocolParams, device) -> bool:
+def use_vectorised(
+    mode: str, x: torch.Tensor, model: ModelSpec, num_classes: int, protocol: ProtocolParams, device
+) -> bool:
     if mode not in MODES:
         raise UserError(f"--vectorise must be one of {', '.join(MODES)}, got {mode!r}")
-    if mode == "off" or len(protocol.seeds) < 2 or model.norm == "batchnorm":
+    if mode == "off" or len(protocol.seeds) < 2:
+        return False
+    net = model.build(tuple(x.shape[1:]), num_classes, 0)
+    if not net.per_sample:  # running statistics (batch norm) cannot be vmapped functionally
         return False
     if torch.device(device).type == "cuda":
         free, _ = torch.cuda.mem_get_info(torch.device(device))
-        fits = _activation_bytes(x, model, len(protocol.seeds), protocol.batch_size) < MEMORY_FRACTION * free
+        fits = _activation_bytes(net, x, len(protocol.seeds), protocol.batch_size) < MEMORY_FRACTION * free
         return fits  # "on" still falls back when it would not fit
     return mode == "on"
 
@@ -49,7 +61,7 @@ def train_networks(
     x: torch.Tensor,
     y: torch.Tensor,
     num_classes: int,
-    model_params: ModelParams,
+    model_params: ModelSpec,
     protocol: ProtocolParams,
     device: torch.device,
     lr: float | None = None,
@@ -58,7 +70,7 @@ def train_networks(
     from bench.evaluation.protocol import lr_at_epoch
 
     seeds = list(protocol.seeds)
-    models = [build_convnet(tuple(x.shape[1:]), num_classes, model_params, seed).to(device) for seed in seeds]
+    models = [model_params.build(tuple(x.shape[1:]), num_classes, seed).to(device) for seed in seeds]
     params, buffers = stack_module_state(models)
     template = copy.deepcopy(models[0]).to("meta")
 

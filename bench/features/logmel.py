@@ -35,11 +35,19 @@ class LogMel:
             return tensor[:n]
         return torch.nn.functional.pad(tensor, (0, n - tensor.numel()))
 
+    def to(self, device: torch.device | str) -> LogMel:
+        self.mel = self.mel.to(device)
+        return self
+
+    def differentiable(self, waves: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> (batch, 1, n_mels, frames), keeping the autograd graph (waveform-domain sets)."""
+        spec = self.mel(waves)
+        return torch.log(spec + self.params.log_eps).unsqueeze(1)
+
     @torch.no_grad()
     def __call__(self, waves: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> (batch, 1, n_mels, frames)."""
-        spec = self.mel(waves)
-        return torch.log(spec + self.params.log_eps).unsqueeze(1)
+        return self.differentiable(waves)
 
 
 def logmel_to_waveform(logmel: torch.Tensor, params: FeatureParams, n_iter: int = 64, seed: int = 0) -> torch.Tensor:

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from bench.atomic import atomic_path
 from bench.data.clips import SPLITS, ClipIndex
 from bench.data.registry import DatasetAdapter
-from bench.errors import DataError
+from bench.errors import DataError, UserError
 from bench.features.logmel import LogMel
 from bench.hashing import sha256_file, sha256_json
 from bench.params import FeatureParams
@@ -51,6 +51,37 @@ class LabelledTensors:
 
     def __len__(self) -> int:
         return int(self.y.numel())
+
+
+@dataclass
+class TrainingSplits:
+    """What a technique may see: the training and validation splits with their feature space. The test split
+    stays inside evaluation; asking for it here is an error, so no technique can select on it by accident."""
+
+    dataset: str
+    class_names: list[str]
+    params: FeatureParams
+    train: LabelledTensors
+    validation: LabelledTensors
+    mean: float
+    std: float
+    data_hash: str
+    cache_key: str
+
+    @property
+    def test(self) -> LabelledTensors:
+        raise UserError(f"{self.dataset}: techniques never see the test split (use train, or validation to choose)")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    def denormalise(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std + self.mean
 
 
 @dataclass
@@ -85,6 +116,20 @@ class FeatureSet:
 
     def denormalise(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.std + self.mean
+
+    def training_splits(self) -> TrainingSplits:
+        """The view a technique gets: everything but the test split (tensors shared, not copied)."""
+        return TrainingSplits(
+            self.dataset,
+            self.class_names,
+            self.params,
+            self.train,
+            self.validation,
+            self.mean,
+            self.std,
+            self.data_hash,
+            self.cache_key,
+        )
 
 
 def data_hash(adapter: DatasetAdapter, index: ClipIndex, workers: int = 1) -> str:

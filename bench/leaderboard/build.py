@@ -1,4 +1,5 @@
-"""`distrack leaderboard build`: records -> leaderboard/README.md with plots and sample sounds.
+"""`distrack leaderboard build`: records -> leaderboard/README.md with plots, confusion matrices and sample
+sounds, one table family per evaluation track.
 
 Deterministic: the text depends only on the records (sorted, no clock), PNGs are written without
 timestamps, and Griffin-Lim is seeded, so the same inputs give byte-identical outputs."""
@@ -13,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.atomic import write_text_atomic
-from bench.evaluation.sets import load_set
 from bench.features.store import find_cached_features
 from bench.leaderboard import tables
-from bench.leaderboard.collect import Cell, group, read_records
-from bench.leaderboard.plots import accuracy_vs_ipc
+from bench.leaderboard.collect import BoardCell, group, read_records
+from bench.leaderboard.plots import accuracy_vs_ipc, confusion_png
+from bench.sets.files import load_set
 
 PROFILE_ORDER = ("quick", "standard", "anchor")
+MAIN_TRACK = "convnet"  # the protocol every other track is read beside
 SAMPLE_PREFERENCE = ("dm", "mtt", "dsa", "dc")  # which distilled set speaks for a dataset
 
 
@@ -27,7 +29,12 @@ def _profile_key(profile: str) -> tuple[int, str]:
     return (PROFILE_ORDER.index(profile) if profile in PROFILE_ORDER else len(PROFILE_ORDER), profile)
 
 
-def sample_cell(cells: Sequence[Cell], dataset: str) -> Cell | None:
+def track_order(cells: Sequence[BoardCell]) -> list[str]:
+    present = {t for c in cells for t in c.tracks()}
+    return ([MAIN_TRACK] if MAIN_TRACK in present else []) + sorted(present - {MAIN_TRACK})
+
+
+def sample_cell(cells: Sequence[BoardCell], dataset: str) -> BoardCell | None:
     """The largest-IPC set of the first preferred technique present for ``dataset``."""
     candidates = [c for c in cells if c.dataset == dataset and c.ipc is not None]
     for technique in SAMPLE_PREFERENCE:
@@ -37,7 +44,7 @@ def sample_cell(cells: Sequence[Cell], dataset: str) -> Cell | None:
     return None
 
 
-def render_samples(cell: Cell, folder: Path, repo_root: Path, cache_roots: list[Path]) -> bool:
+def render_samples(cell: BoardCell, folder: Path, repo_root: Path, cache_roots: list[Path]) -> bool:
     """Spectrogram grid + one WAV per class for ``cell``'s set; False when its set or features are absent."""
     from bench.samples import write_spectrogram_grid, write_wavs
 
@@ -79,16 +86,73 @@ def _samples_section(out_dir: Path, profile: str, datasets: Sequence[str]) -> li
     return lines
 
 
-def build_markdown(cells: Sequence[Cell], out_dir: Path, plots: bool = True) -> str:
+def _confusion_section(cells: Sequence[BoardCell], out_dir: Path, profile: str, track: str) -> list[str]:
+    """One PNG per cell whose records carry the track's test confusion matrix, linked from a small table."""
+    links: dict[tuple[str, str], dict[int, str]] = {}
+    for cell in cells:
+        entries = [e for e in cell.entries(track) if "confusion" in e]
+        if cell.ipc is None or not entries:
+            continue
+        matrix = [
+            [sum(e["confusion"][i][j] for e in entries) for j in range(len(entries[0]["confusion"]))]
+            for i in range(len(entries[0]["confusion"]))
+        ]
+        rel = f"confusion/{profile}/{cell.dataset}/{cell.technique}-ipc{cell.ipc}.png"
+        title = f"{cell.dataset}: {cell.technique}, IPC {cell.ipc} ({track}, {profile})"
+        confusion_png(matrix, cell.records[0]["dataset"]["classes"], out_dir / rel, title)
+        links.setdefault((cell.dataset, cell.technique), {})[cell.ipc] = rel
+    if not links:
+        return []
+    ipcs = sorted({ipc for row in links.values() for ipc in row})
+    rows = [
+        [dataset, technique, *[f"[IPC {ipc}]({row[ipc]})" if ipc in row else "—" for ipc in ipcs]]
+        for (dataset, technique), row in sorted(links.items())
+    ]
+    from tabulate import tabulate
+
+    table = tabulate(rows, headers=["dataset", "technique", *[f"IPC {i}" for i in ipcs]], tablefmt="github")
+    return ["Row-normalised test confusion matrices, summed over evaluation seeds (true class in rows).", "", table, ""]
+
+
+def _track_section(cells: Sequence[BoardCell], out_dir: Path, profile: str, track: str, plots: bool) -> list[str]:
+    mine = [c for c in cells if track in c.tracks()]
+    datasets = sorted({c.dataset for c in mine})
+    title = "main track" if track == MAIN_TRACK else "track"
+    lines = [f"### {title} `{track}`", "", tables.provenance(mine, track), "", tables.overall(mine, track), ""]
+    lines += ["#### Gain over the random subset at the same IPC (≈: within one standard deviation)", ""]
+    lines += [tables.gain_over_baseline(mine, track), ""]
+    for dataset, ipc in tables.columns(mine):
+        detail = tables.breakdown(mine, track, dataset, ipc)
+        if detail is not None:
+            lines += [f"#### {dataset}, IPC {ipc}: per part", "", detail, ""]
+    if track != MAIN_TRACK:
+        return lines
+    if plots:
+        lines += ["#### Accuracy vs IPC", ""]
+        for dataset in datasets:
+            target = out_dir / "plots" / f"{profile}-{dataset}.png"
+            if accuracy_vs_ipc(mine, dataset, track, target, f"{dataset} ({profile} profile, {track})"):
+                lines += [f"![{dataset}: accuracy vs IPC](plots/{profile}-{dataset}.png)", ""]
+        lines += ["#### Confusion matrices", "", *_confusion_section(mine, out_dir, profile, track)]
+    lines += ["#### Per technique", ""]
+    for technique in tables.technique_order(mine):
+        if any(c.is_reference and c.ipc is None for c in mine if c.technique == technique):
+            continue
+        lines += [f"##### {technique}", "", tables.per_technique(mine, technique, track), ""]
+    return lines
+
+
+def build_markdown(cells: Sequence[BoardCell], out_dir: Path, plots: bool = True) -> str:
     main = [c for c in cells if not c.off_main]
     off = [c for c in cells if c.off_main]
     lines = [
         "# DisTrackted leaderboard",
         "",
         "Generated by `distrack leaderboard build` from the result records under `leaderboard/results/`; do not",
-        "edit by hand. Cells: final-epoch test accuracy, mean ± std over n evaluation runs (fresh ConvNets",
-        "trained on the distilled set). **Bold**: best in the column, or within one standard deviation of it.",
-        "— : not measured. † self-reported submission, ✓ verified submission.",
+        "edit by hand. One table family per evaluation track (`distrack tracks`); the main track trains fresh",
+        "ConvNets on each set. Cells: final-epoch score, mean ± std (distillation seeds × evaluation seeds).",
+        "**Bold**: best in the column, or within one standard deviation of it. — : not measured.",
+        "† self-reported submission, ✓ verified submission.",
         "",
     ]
     for profile in sorted({c.profile for c in main}, key=_profile_key):
@@ -97,31 +161,24 @@ def build_markdown(cells: Sequence[Cell], out_dir: Path, plots: bool = True) -> 
         subsets = sorted(
             {(c.dataset, c.records[0]["dataset"]["subset"]) for c in mine if c.records[0]["dataset"]["subset"]}
         )
-        lines += [f"## Profile `{profile}`", "", "### All techniques", "", tables.overall(mine), ""]
+        lines += [f"## Profile `{profile}`", ""]
         for dataset, note in subsets:
             lines.append(f"- `{dataset}`: {note}.")
-        lines += ["", tables.provenance(mine), "", "### Gain over the random subset at the same IPC", ""]
-        lines += [tables.gain_over_random(mine), ""]
-        if plots:
-            lines += ["### Accuracy vs IPC", ""]
-            for dataset in datasets:
-                target = out_dir / "plots" / f"{profile}-{dataset}.png"
-                if accuracy_vs_ipc(mine, dataset, target, f"{dataset} ({profile} profile)"):
-                    lines += [f"![{dataset}: accuracy vs IPC](plots/{profile}-{dataset}.png)", ""]
-        lines += ["### Per technique", ""]
-        for technique in tables.technique_order(mine):
-            if technique == "full":
-                continue
-            lines += [f"#### {technique}", "", tables.per_technique(mine, technique, lambda c: c.test), ""]
-        lines += ["### Prototype evaluation (nearest class mean in a random ConvNet's embedding)", ""]
-        lines += [tables.prototype_table(mine), "", "### Cost", "", tables.cost_table(mine), ""]
+        for note in tables.identical_sets(mine):
+            lines.append(f"- {note}: one set under two names, so one result, not two.")
+        lines.append("")
+        tracks = track_order(mine)
+        for track in tracks:
+            lines += _track_section(mine, out_dir, profile, track, plots)
+        lines += ["### Cost", "", "Seconds per evaluation seed for each track; distillation cost per set.", ""]
+        lines += [tables.cost_table(mine, tracks), ""]
         lines += ["### Sample sounds", "", "Griffin-Lim inversions of the synthetic log-mels (phase is estimated).", ""]
         lines += _samples_section(out_dir, profile, datasets)
     if off:
         lines += [
             "## Smoke runs and dataset subsets (not comparable; kept off the tables above)",
             "",
-            tables.cost_table(off),
+            tables.cost_table(off, track_order(off)),
             "",
         ]
     return "\n".join(lines).rstrip() + "\n"
@@ -135,11 +192,16 @@ def build(
     samples: bool = False,
     repo_root: Path = Path("."),
     cache_roots: Sequence[Path] = (),
-) -> list[Cell]:
+) -> list[BoardCell]:
     cells = group(read_records(results))
     out_dir = out.parent
-    for folder, what in (("plots", "Accuracy-vs-IPC plots"), ("samples", "Sample sounds and spectrogram grids")):
-        # Always present (the DVC stage declares both), even when no cell has a plot or a sample yet.
+    folders = (
+        ("plots", "Accuracy-vs-IPC plots"),
+        ("samples", "Sample sounds and spectrogram grids"),
+        ("confusion", "Test confusion matrices of the main track"),
+    )
+    for folder, what in folders:
+        # Always present (the DVC stage declares them), even when no cell has a picture yet.
         write_text_atomic(out_dir / folder / "README.md", f"{what}, generated by `distrack leaderboard build`.\n")
     if samples:
         for profile in sorted({c.profile for c in cells if not c.off_main}):
@@ -152,26 +214,44 @@ def build(
     return cells
 
 
-def export(cells: Sequence[Cell], fmt: str) -> str:
-    """Flat rows for papers: one per cell."""
+def metrics_summary(cells: Sequence[BoardCell]) -> dict[str, Any]:
+    """DVC metrics: profile -> dataset -> technique-ipc -> track -> mean main score."""
+    summary: dict[str, Any] = {}
+    for cell in cells:
+        name = f"{cell.technique}-ipc{cell.ipc or 'all'}"
+        scores = {track: cell.score(track) for track in sorted(cell.tracks())}
+        summary.setdefault(cell.profile, {}).setdefault(cell.dataset, {})[name] = {
+            track: round(score.mean, 4) for track, score in scores.items() if score is not None
+        }
+    return summary
+
+
+def export(cells: Sequence[BoardCell], fmt: str) -> str:
+    """Flat rows for papers: one per cell and track."""
     rows: list[dict[str, Any]] = []
     for cell in cells:
-        proto = cell.prototype
-        rows.append(
-            {
-                "profile": cell.profile,
-                "dataset": cell.dataset,
-                "technique": cell.technique,
-                "ipc": tables.ipc_label(cell.ipc),
-                "test_mean": round(cell.test.mean, 6),
-                "test_std": round(cell.test.std, 6),
-                "n": cell.test.n,
-                "prototype_mean": round(proto.mean, 6) if proto else None,
-                "status": cell.status,
-                "off_main": cell.off_main,
-                "records": ";".join(cell.sources),
-            }
-        )
+        for track in sorted(cell.tracks()):
+            score = cell.score(track)
+            if score is None:
+                continue
+            rows.append(
+                {
+                    "profile": cell.profile,
+                    "dataset": cell.dataset,
+                    "technique": cell.technique,
+                    "kind": cell.kind,
+                    "ipc": tables.ipc_label(cell.ipc),
+                    "track": track,
+                    "protocol": cell.protocol(track),
+                    "mean": round(score.mean, 6),
+                    "std": round(score.std, 6),
+                    "sets": score.sets,
+                    "n": score.n,
+                    "status": cell.status,
+                    "off_main": cell.off_main,
+                    "records": ";".join(cell.sources),
+                }
+            )
     if fmt == "json":
         return json.dumps(rows, indent=2) + "\n"
     buffer = io.StringIO()

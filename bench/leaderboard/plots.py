@@ -1,4 +1,5 @@
-"""Accuracy-vs-IPC plots (matplotlib PNG), one per (profile, dataset), byte-identical for the same cells."""
+"""Leaderboard pictures (matplotlib PNG, byte-identical for the same cells): accuracy vs IPC per dataset, and
+the test confusion matrix of a cell."""
 
 from __future__ import annotations
 
@@ -6,26 +7,40 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.atomic import atomic_path
-from bench.leaderboard.collect import Cell
+from bench.leaderboard.collect import BoardCell
 
 
-def accuracy_vs_ipc(cells: Sequence[Cell], dataset: str, target: Path, title: str) -> Path | None:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    mine = [c for c in cells if c.dataset == dataset and c.ipc is not None]
+    return matplotlib, plt
+
+
+def _save(fig, target: Path, dpi: int) -> Path:
+    _, plt = _pyplot()
+    fig.tight_layout()
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": "distrackted"})
+    plt.close(fig)
+    return target
+
+
+def accuracy_vs_ipc(cells: Sequence[BoardCell], dataset: str, track: str, target: Path, title: str) -> Path | None:
+    matplotlib, plt = _pyplot()
+    mine = [c for c in cells if c.dataset == dataset and c.ipc is not None and c.score(track) is not None]
     if not mine:
         return None
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for technique in sorted({c.technique for c in mine}):
-        points = sorted((c.ipc, c.test) for c in mine if c.technique == technique)
+        points = sorted((c.ipc, c.score(track)) for c in mine if c.technique == technique)  # type: ignore[type-var]
         xs = [p[0] for p in points]
         means = [p[1].mean for p in points]
         stds = [p[1].std for p in points]
-        style = "--" if technique == "random" else "-"
-        (line,) = ax.plot(xs, means, style, marker="o", label=technique)
+        reference = any(c.is_reference for c in mine if c.technique == technique)
+        (line,) = ax.plot(xs, means, "--" if reference else "-", marker="o", label=technique)
         ax.fill_between(
             xs,
             [m - s for m, s in zip(means, stds, strict=True)],
@@ -33,20 +48,47 @@ def accuracy_vs_ipc(cells: Sequence[Cell], dataset: str, target: Path, title: st
             color=line.get_color(),
             alpha=0.15,
         )
-    full = [c for c in cells if c.dataset == dataset and c.ipc is None]
-    if full:
-        ax.axhline(full[0].test.mean, color="black", linewidth=0.8, linestyle=":", label="full training set")
+    for cell in (c for c in cells if c.dataset == dataset and c.ipc is None and c.score(track) is not None):
+        summary = cell.score(track)
+        assert summary is not None
+        ax.axhline(summary.mean, color="black", linewidth=0.8, linestyle=":", label=f"{cell.technique} (reference)")
     ax.set_xscale("log")
-    ax.set_xticks(sorted({c.ipc for c in mine}))
+    ax.set_xticks(sorted({c.ipc for c in mine}))  # type: ignore[type-var]
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.set_xlabel("items per class (IPC)")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel(f"{track}: test accuracy")
     ax.set_ylim(0, 1)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=90, metadata={"Software": "distrackted"})
-    plt.close(fig)
-    return target
+    return _save(fig, target, 90)
+
+
+def confusion_png(matrix: list[list[int]], classes: list[str], target: Path, title: str) -> Path:
+    """Row-normalised confusion matrix (true class in rows), counts summed over evaluation seeds."""
+    _, plt = _pyplot()
+    totals = [max(sum(row), 1) for row in matrix]
+    shares = [[value / total for value in row] for row, total in zip(matrix, totals, strict=True)]
+    size = 1.2 + 0.42 * len(classes)
+    fig, ax = plt.subplots(figsize=(size + 0.8, size))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ticks = range(len(classes))
+    ax.set_xticks(ticks, [name[:12] for name in classes], rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(ticks, [name[:12] for name in classes], fontsize=7)
+    for i, row in enumerate(shares):
+        for j, share in enumerate(row):
+            if share >= 0.05:
+                ax.text(
+                    j,
+                    i,
+                    f"{share:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=5.5,
+                    color="white" if share > 0.6 else "black",
+                )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=8)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return _save(fig, target, 80)

@@ -3,24 +3,31 @@ linear classifier whose input size comes from a dummy forward pass, so any spect
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from bench.errors import UserError
-from bench.params import ModelParams
-
-# CPU forward passes are split into chunks whose first-layer activation stays near this size: the
-# memory-bound ops (norm, ReLU, pooling) then work in cache. One width-64 forward of FSDD's 2,400 training
-# spectrograms took 1.74 s whole and 0.81 s in chunks of 32 (2 threads).
-CHUNK_ACTIVATION_BYTES = 8 * 2**20
-MIN_CHUNK = 8
+from bench.models.base import ModelFamily, Network
+from bench.models.registry import register_model
+from bench.typed import ranged, require_choice
 
 NORMS = ("instancenorm", "batchnorm", "layernorm", "groupnorm", "none")
 POOLINGS = ("avgpool", "maxpool", "none")
 ACTIVATIONS = ("relu", "leakyrelu", "sigmoid")
 
 
-def _norm(kind: str, channels: int, height: int, width: int) -> nn.Module:
+@dataclass(frozen=True)
+class ConvNetParams:
+    depth: int = ranged(3, ge=1)
+    width: int = ranged(128, ge=1)
+    norm: str = "instancenorm"
+    pooling: str = "avgpool"
+    activation: str = "relu"
+
+
+def norm_layer(kind: str, channels: int, height: int, width: int) -> nn.Module:
     if kind == "instancenorm":  # GroupNorm with one group per channel, as in the reference code
         return nn.GroupNorm(channels, channels, affine=True)
     if kind == "batchnorm":
@@ -36,22 +43,17 @@ def _activation(kind: str) -> nn.Module:
     return {"relu": nn.ReLU, "leakyrelu": lambda: nn.LeakyReLU(0.01), "sigmoid": nn.Sigmoid}[kind]()
 
 
-class ConvNet(nn.Module):
-    def __init__(self, in_shape: tuple[int, int, int], num_classes: int, params: ModelParams) -> None:
+class ConvNet(Network):
+    def __init__(self, in_shape: tuple[int, int, int], num_classes: int, params: ConvNetParams) -> None:
         super().__init__()
-        if params.norm not in NORMS:
-            raise UserError(f"model.norm: unknown {params.norm!r}; choose from {', '.join(NORMS)}")
-        if params.pooling not in POOLINGS:
-            raise UserError(f"model.pooling: unknown {params.pooling!r}; choose from {', '.join(POOLINGS)}")
-        if params.activation not in ACTIVATIONS:
-            raise UserError(f"model.activation: unknown {params.activation!r}; choose from {', '.join(ACTIVATIONS)}")
-        if params.depth < 1 or params.width < 1:
-            raise UserError(f"model: depth and width must be positive (got {params.depth}, {params.width})")
+        require_choice(params.norm, NORMS, "model.norm")
+        require_choice(params.pooling, POOLINGS, "model.pooling")
+        require_choice(params.activation, ACTIVATIONS, "model.activation")
         channels, height, width = in_shape
         layers: list[nn.Module] = []
         for _ in range(params.depth):
             layers.append(nn.Conv2d(channels, params.width, kernel_size=3, padding=1))
-            layers.append(_norm(params.norm, params.width, height, width))
+            layers.append(norm_layer(params.norm, params.width, height, width))
             layers.append(_activation(params.activation))
             if params.pooling != "none":
                 if height < 2 or width < 2:
@@ -68,24 +70,22 @@ class ConvNet(nn.Module):
         self.embed_dim = embed_dim
         self.classifier = nn.Linear(embed_dim, num_classes)
         self.per_sample = params.norm != "batchnorm"
-        self.chunk = max(MIN_CHUNK, CHUNK_ACTIVATION_BYTES // (params.width * in_shape[1] * in_shape[2] * 4))
+        self.set_chunk(params.width, in_shape)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and len(x) > self.chunk and self.per_sample and not self._weights_need_grad():
+        if x.device.type == "cpu" and len(x) > self.chunk and self.per_sample and not self.weights_need_grad():
             # Each item's computation is independent (per-sample norm, no weight gradient to sum over the
             # batch), so chunking gives bit-identical outputs and input gradients, only faster.
             return torch.cat([self.features(part).flatten(1) for part in x.split(self.chunk)])
         return self.features(x).flatten(1)
 
-    def _weights_need_grad(self) -> bool:
-        return torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.embed(x))
+@register_model
+class ConvNetFamily(ModelFamily):
+    name = "convnet"
+    description = "depth x [conv3x3, norm, ReLU, avg-pool 2], linear classifier (the DD literature's ConvNet)"
+    Params = ConvNetParams
 
-
-def build_convnet(in_shape: tuple[int, ...], num_classes: int, params: ModelParams, seed: int) -> ConvNet:
-    """A ConvNet whose initial weights depend on ``seed`` alone (the global RNG is left untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return ConvNet(tuple(in_shape), num_classes, params)  # type: ignore[arg-type]
+    @classmethod
+    def create(cls, in_shape, num_classes, params) -> ConvNet:
+        return ConvNet(in_shape, num_classes, params)  # type: ignore[arg-type]

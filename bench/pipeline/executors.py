@@ -12,7 +12,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.pipeline.grid import Cell
+from bench.pipeline.grid import GridCell
 from bench.pipeline.runner import CellOutcome, SweepSettings, run_cell
 from bench.pipeline.tracking import TrackingTarget
 
@@ -38,10 +38,10 @@ class CellJob:
         self.settings = settings
         self.tracking = tracking
 
-    def __call__(self, cell: Cell) -> CellOutcome:
+    def __call__(self, cell: GridCell) -> CellOutcome:
         return run_cell(self.settings, cell, self.tracking)
 
-    def checkpoint(self, cell: Cell):
+    def checkpoint(self, cell: GridCell):
         import submitit
 
         return submitit.helpers.DelayedSubmission(self, cell)
@@ -53,7 +53,7 @@ def _threads_per_worker(jobs: int) -> int:
 
 def run_cells(
     settings: SweepSettings,
-    cells: Sequence[Cell],
+    cells: Sequence[GridCell],
     tracking: TrackingTarget | None,
     executor: str,
     jobs: int,
@@ -70,7 +70,7 @@ def run_cells(
 
 
 def _run_local(
-    settings: SweepSettings, cells: Sequence[Cell], tracking: TrackingTarget | None, jobs: int, report: Report
+    settings: SweepSettings, cells: Sequence[GridCell], tracking: TrackingTarget | None, jobs: int, report: Report
 ) -> list[CellOutcome]:
     outcomes = []
     if jobs == 1:
@@ -89,7 +89,7 @@ def _run_local(
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-    return sorted(outcomes, key=lambda o: o.cell)
+    return sorted(outcomes, key=lambda o: o.cell.sort_key())
 
 
 def _with_threads(settings: SweepSettings, threads: int) -> SweepSettings:
@@ -100,7 +100,7 @@ def _with_threads(settings: SweepSettings, threads: int) -> SweepSettings:
 
 def _run_submitit(
     settings: SweepSettings,
-    cells: Sequence[Cell],
+    cells: Sequence[GridCell],
     tracking: TrackingTarget | None,
     executor: str,
     jobs: int,

@@ -1,11 +1,10 @@
-"""Running one cell of a sweep, resumably: skip what is already done for the same content key, distil with
-checkpoints, evaluate, log to MLflow. Everything a worker needs travels in picklable :class:`SweepSettings`,
-so the same function runs in-process, in a process pool, or as a Slurm job."""
+"""Running one cell of a sweep, resumably: skip what is already done for the same content keys, distil with
+checkpoints, evaluate only the tracks whose results are missing or stale, log to MLflow. Everything a worker
+needs travels in picklable :class:`SweepSettings`, so the same function runs in-process, in a process pool,
+or as a Slurm job."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -14,13 +13,17 @@ from typing import Any
 
 from bench.errors import UserError
 from bench.evaluation.acceleration import Acceleration
-from bench.evaluation.sets import load_set
-from bench.hashing import sha256_json
-from bench.pipeline.cells import build_technique, distill_to_file, evaluate_set_file
-from bench.pipeline.grid import Cell
-from bench.pipeline.tracking import CellLog, TrackingTarget, log_cell
-from bench.provenance import code_digest, git_commit
+from bench.evaluation.records import load_json, main_summary
+from bench.evaluation.tracks.base import Track
+from bench.evaluation.tracks.configure import build_track
+from bench.hashing import sha256_file
+from bench.pipeline.grid import GridCell
+from bench.pipeline.jobs import describe_set, distill_to_file, evaluate_to_record, load_set_for, read_sidecar
+from bench.pipeline.keys import set_key, track_key
+from bench.pipeline.tracking import TrackingTarget, cell_log, log_cell
 from bench.session import Session
+from bench.sets.files import LabelledSet
+from bench.sets.references import REFERENCES
 
 STAGES = ("all", "distill", "evaluate")
 
@@ -34,6 +37,7 @@ class SweepSettings:
     device: str
     outputs: str  # distilled sets go under <outputs>/sets/<profile>/<dataset>/<technique>/
     results: str  # records go under <results>/<profile>/<dataset>/<technique>/
+    tracks: tuple[str, ...] = ("convnet", "prototype")
     dataset_dirs: dict[str, str] = field(default_factory=dict)
     stage: str = "all"
     checkpoint_every: int = 10
@@ -73,7 +77,7 @@ class SweepSettings:
 
 @dataclass
 class CellOutcome:
-    cell: Cell
+    cell: GridCell
     status: str  # "done", "up to date" or "failed"
     seconds: float = 0.0
     test_mean: float | None = None
@@ -82,61 +86,78 @@ class CellOutcome:
     run_id: str | None = None
 
 
-def content_key(session: Session, cell: Cell) -> str:
-    """Code version, data and feature hash, network, protocol, the technique's resolved params and the cell:
-    a result is reused only when all of these are unchanged."""
-    feats = session.features(cell.dataset)
-    technique = build_technique(session, cell.technique, dataset=cell.dataset)
-    profile = session.profile
-    return sha256_json(
-        {
-            "code": code_digest(),
-            "features": feats.cache_key,
-            "model": dataclasses.asdict(profile.model),
-            "protocol": dataclasses.asdict(profile.protocol),
-            "technique": technique.describe(),
-            "cell": cell.describe(),
-        }
-    )
+@dataclass
+class CellState:
+    """Where a cell stands: its set key, its tracks with their keys, which of them need evaluating, and
+    whether its set (for a technique) is already distilled under the same key."""
+
+    set_key: str
+    tracks: list[Track]
+    track_keys: dict[str, str]
+    stale: list[Track]
+    earlier: dict[str, dict[str, Any]]  # up-to-date results of the same set, kept as they are
+    set_ready: bool
+    problem: str = ""
+    record_sha256: str | None = None  # the set the earlier results belong to
+
+    @property
+    def label(self) -> str:
+        if self.problem:
+            return self.problem
+        if not self.stale:
+            return "up to date"
+        if self.earlier:
+            return f"stale: {', '.join(t.name for t in self.stale)}"
+        return "distilled" if self.set_ready else "missing"
 
 
-def record_key(key: str, acceleration: str) -> str:
-    """The record's key: the set's, plus the evaluation speed-ups when any is on. Distillation does not
-    depend on them, so switching one on re-evaluates a cell but never re-distils it, and plain records
-    keep their keys."""
-    return sha256_json({"set": key, "acceleration": acceleration}) if acceleration else key
+def _tracks(session: Session, settings: SweepSettings, dataset: str) -> list[Track]:
+    acceleration = Acceleration.parse(settings.acceleration)
+    return [build_track(session, name, dataset=dataset, acceleration=acceleration) for name in settings.tracks]
 
 
-def _stored_key(path: Path, *keys: str) -> str | None:
-    try:
-        value: Any = json.loads(path.read_text(encoding="utf-8"))
-        for key in keys:
-            value = value[key]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return value if isinstance(value, str) else None
+def _set_ready(path: Path, key: str) -> bool:
+    sidecar = read_sidecar(path)
+    return path.is_file() and sidecar is not None and sidecar.get("content_key") == key
 
 
-def cell_state(settings: SweepSettings, cell: Cell) -> tuple[str, str]:
-    """``(content key, state)`` where state is ``up to date``, ``distilled`` or ``missing``."""
-    session = settings.session()
-    key = content_key(session, cell)
+def cell_state(session: Session, settings: SweepSettings, cell: GridCell) -> CellState:
+    key = set_key(session, cell)
+    tracks = _tracks(session, settings, cell.dataset)
+    keys = {track.name: track_key(key, track) for track in tracks}
     profile = session.profile.name
-    stored = _stored_key(cell.record_path(Path(settings.results), profile), "evaluated_set", "content_key")
-    if stored == record_key(key, settings.acceleration):
-        return key, "up to date"
     set_path = cell.set_path(Path(settings.outputs), profile)
-    if _stored_key(set_path.with_suffix(".json"), "content_key") == key and set_path.is_file():
-        return key, "distilled"
-    return key, "missing"
+    set_ready = cell.kind == "technique" and _set_ready(set_path, key)
+    earlier: dict[str, dict[str, Any]] = {}
+    problem, record_sha256 = "", None
+    try:
+        record = load_json(cell.record_path(Path(settings.results), profile))
+    except UserError:
+        record = None
+    if record is not None and record.get("schema_version") == 2 and record["evaluated_set"]["content_key"] == key:
+        # A record names its set by sha256: a set file changed (or cut short) since is never "up to date".
+        if (
+            cell.kind == "technique"
+            and set_path.is_file()
+            and sha256_file(set_path) != record["evaluated_set"]["sha256"]
+        ):
+            problem, set_ready = "set file differs from its record", False
+        else:
+            earlier = {name: entry for name, entry in record["results"].items() if entry.get("key") == keys.get(name)}
+            record_sha256 = record["evaluated_set"]["sha256"]
+    stale = [track for track in tracks if track.name not in earlier]
+    if problem:
+        stale, earlier = tracks, {}
+    return CellState(key, tracks, keys, stale, earlier, set_ready, problem, record_sha256)
 
 
-def _distill(session: Session, settings: SweepSettings, cell: Cell, key: str) -> Path:
+def _distill(session: Session, settings: SweepSettings, cell: GridCell, key: str) -> Path:
     set_path = cell.set_path(Path(settings.outputs), session.profile.name)
     checkpoint = set_path.with_name(f"{set_path.name}.{key[:12]}.ckpt")
     for stale in set_path.parent.glob(f"{set_path.name}.*.ckpt"):
         if stale != checkpoint:
             stale.unlink()  # a checkpoint of older code or params can never be resumed
+    assert cell.ipc is not None
     distill_to_file(
         session,
         cell.technique,
@@ -153,49 +174,42 @@ def _distill(session: Session, settings: SweepSettings, cell: Cell, key: str) ->
     return set_path
 
 
-def _cell_log(session: Session, cell: Cell, key: str, set_path: Path, record: dict[str, Any]) -> CellLog:
-    sidecar = json.loads(set_path.with_suffix(".json").read_text(encoding="utf-8"))
-    results = record["results"]
-    final = {
-        "test_accuracy_mean": results["test_accuracy"]["mean"],
-        "test_accuracy_std": results["test_accuracy"]["std"],
-        "validation_accuracy_mean": results["validation_accuracy"]["mean"],
-        "distill_seconds": sidecar["cost"]["wall_seconds"],
-        "distill_peak_memory_mb": sidecar["cost"]["peak_memory_mb"],
-        "evaluation_seconds": record["cost"]["wall_seconds"],
-    }
-    if results.get("prototype_test_accuracy"):
-        final["prototype_test_accuracy_mean"] = results["prototype_test_accuracy"]["mean"]
-    return CellLog(
-        name=f"{cell.dataset}/{cell.slug}",
-        params={**cell.describe(), "profile": session.profile.name, **sidecar["params"]},
-        tags={
-            "technique": cell.technique,
-            "dataset": cell.dataset,
-            "ipc": str(cell.ipc),
-            "seed": str(cell.seed),
-            "profile": session.profile.name,
-            "git_commit": git_commit() or "unknown",
-            "dataset_hash": record["dataset"]["data_hash"],
-            "content_key": key,
-        },
-        series={
-            "distill_loss": sidecar["loss_history"],
-            "distill_validation_accuracy": [tuple(pair) for pair in sidecar.get("validation_history", [])],
-            "validation_accuracy_per_eval_seed": results["validation_accuracy"]["per_seed"],
-            "test_accuracy_per_eval_seed": results["test_accuracy"]["per_seed"],
-        },
-        final=final,
-        artefacts=[set_path, set_path.with_suffix(".json")],
+def _evaluand(session: Session, cell: GridCell, set_path: Path, key: str) -> tuple[LabelledSet | None, dict]:
+    """The set to score and its ``evaluated_set`` description."""
+    if cell.kind == "reference":
+        reference = REFERENCES.get(cell.technique)()
+        labelled = reference.materialise(session.features(cell.dataset), cell.ipc, cell.seed)
+        if labelled is None:
+            raise UserError(f"reference {cell.technique!r} has no set; no track of this grid can score it")
+        source = f"reference:{cell.technique}" + (f":seed={cell.seed}" if cell.ipc is not None else "")
+        described = describe_set(
+            labelled,
+            kind="reference",
+            technique=cell.technique,
+            source=source,
+            content_key=key,
+            per_ipc=reference.per_ipc,
+        )
+        return labelled, described
+    labelled = load_set_for(session, cell.dataset, set_path)
+    return labelled, describe_set(
+        labelled,
+        kind="technique",
+        technique=cell.technique,
+        digest=sha256_file(set_path),
+        source=str(set_path),
+        content_key=key,
+        sidecar=read_sidecar(set_path),
     )
 
 
-def _artefact_hook(session: Session, cell: Cell, set_path: Path, record_path: Path):
+def _artefact_hook(session: Session, cell: GridCell, labelled: LabelledSet, record_path: Path):
+    """MLflow artefacts of a cell: a spectrogram grid, one Griffin-Lim WAV per class, the record."""
+
     def render(scratch: Path) -> list[Path]:
         from bench.samples import write_spectrogram_grid, write_wavs
 
         feats = session.features(cell.dataset)
-        labelled = load_set(set_path, shape=feats.shape, num_classes=feats.num_classes)
         png = write_spectrogram_grid(feats, labelled, scratch / "spectrograms.png", f"{cell.dataset} {cell.slug}")
         samples = scratch / "samples"
         write_wavs(feats, labelled, samples, per_class=1, iterations=32)
@@ -206,7 +220,7 @@ def _artefact_hook(session: Session, cell: Cell, set_path: Path, record_path: Pa
     return render
 
 
-def run_cell(settings: SweepSettings, cell: Cell, tracking: TrackingTarget | None = None) -> CellOutcome:
+def run_cell(settings: SweepSettings, cell: GridCell, tracking: TrackingTarget | None = None) -> CellOutcome:
     """Bring one cell up to date. Never raises for a failing cell: the outcome says what went wrong."""
     start = time.perf_counter()
     try:
@@ -215,34 +229,40 @@ def run_cell(settings: SweepSettings, cell: Cell, tracking: TrackingTarget | Non
 
             torch.set_num_threads(settings.threads)
         session = settings.session()
-        key, state = cell_state(settings, cell)
+        state = cell_state(session, settings, cell)
         profile = session.profile.name
         set_path = cell.set_path(Path(settings.outputs), profile)
         record_path = cell.record_path(Path(settings.results), profile)
-        if state == "up to date" or (state == "distilled" and settings.stage == "distill"):
-            return CellOutcome(cell, "up to date", message=state)
-        if state == "missing":
-            if settings.stage == "evaluate" and not set_path.is_file():
-                raise UserError(f"{set_path}: no distilled set to evaluate; run the distill stage first")
-            if settings.stage != "evaluate":
-                _distill(session, settings, cell, key)
+        if not state.stale or (settings.stage == "distill" and (state.set_ready or cell.kind == "reference")):
+            return CellOutcome(cell, "up to date", message=state.label)
+        if cell.kind == "technique" and not state.set_ready:
+            if settings.stage == "evaluate":
+                raise UserError(f"{set_path}: no distilled set for this cell's key; run the distill stage first")
+            _distill(session, settings, cell, state.set_key)
         if settings.stage == "distill":
             return CellOutcome(cell, "done", time.perf_counter() - start)
-        record = evaluate_set_file(
+        labelled, evaluated = _evaluand(session, cell, set_path, state.set_key)
+        earlier = state.earlier if evaluated["sha256"] == state.record_sha256 else {}
+        tracks = state.stale if earlier else state.tracks  # other results belong to another set: redo them all
+        record = evaluate_to_record(
             session,
             cell.dataset,
-            set_path,
+            labelled,
             record_path,
-            technique=cell.technique,
-            content_key=record_key(key, settings.acceleration),
-            acceleration=Acceleration.parse(settings.acceleration),
+            tracks,
+            evaluated,
+            keys=state.track_keys,
+            earlier=earlier,
         )
         run_id = None
         if tracking is not None:
-            log = _cell_log(session, cell, key, set_path, record)
-            run_id = log_cell(tracking, log, _artefact_hook(session, cell, set_path, record_path))
-        test = record["results"]["test_accuracy"]
-        return CellOutcome(cell, "done", time.perf_counter() - start, test["mean"], test["std"], run_id=run_id)
+            sidecar = read_sidecar(set_path) if cell.kind == "technique" else None
+            log = cell_log(session.profile.name, cell, state.set_key, record, sidecar)
+            if sidecar is not None:
+                log.artefacts = [set_path, set_path.with_suffix(".json")]
+            run_id = log_cell(tracking, log, _artefact_hook(session, cell, labelled, record_path))
+        main = main_summary(record, state.tracks[0].name) or {}
+        return CellOutcome(cell, "done", time.perf_counter() - start, main.get("mean"), main.get("std"), run_id=run_id)
     except UserError as exc:
         return CellOutcome(cell, "failed", time.perf_counter() - start, message=str(exc))
     except Exception as exc:  # a worker must report, not vanish: the sweep lists every failure at the end

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.errors import UserError
+from bench.provenance import git_commit
 
 URI_ENV = "MLFLOW_TRACKING_URI"
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -118,17 +119,6 @@ def _params(values: Mapping[str, Any]):
     return [Param(key, str(value)[:6000]) for key, value in sorted(values.items())]
 
 
-def flatten(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, Mapping):
-            flat.update(flatten(name, value))
-        else:
-            flat[name] = value
-    return flat
-
-
 @dataclass
 class CellLog:
     """Everything one cell reports: params, tags, metric series, final metrics and artefact files."""
@@ -139,6 +129,47 @@ class CellLog:
     series: dict[str, list[float] | list[tuple[int, float]]]  # metric -> value per step, or (step, value)
     final: dict[str, float]
     artefacts: list[Path]
+
+
+def cell_log(
+    profile: str, cell: Any, key: str, record: Mapping[str, Any], sidecar: Mapping[str, Any] | None
+) -> CellLog:
+    """A cell's MLflow run, derived from its record: every track's metrics (``<track>/<metric>``: one step per
+    evaluation seed, then ``_mean``/``_std``), the distillation loss and validation curves, costs."""
+    series: dict[str, list[float] | list[tuple[int, float]]] = {}
+    final: dict[str, float] = {}
+    for track, entry in record["results"].items():
+        for metric, values in entry["metrics"].items():
+            series[f"{track}/{metric}"] = values["per_seed"]
+            final[f"{track}/{metric}_mean"] = values["mean"]
+            final[f"{track}/{metric}_std"] = values["std"]
+        final[f"{track}/evaluation_seconds"] = entry["cost"]["wall_seconds"]
+    params: dict[str, Any] = {**cell.describe(), "profile": profile}
+    if sidecar is not None:
+        series["distill_loss"] = sidecar.get("loss_history", [])
+        series["distill_validation_accuracy"] = [tuple(pair) for pair in sidecar.get("validation_history", [])]
+        final["distill_seconds"] = sidecar["cost"]["wall_seconds"]
+        final["distill_peak_memory_mb"] = sidecar["cost"]["peak_memory_mb"]
+        params.update(sidecar.get("params", {}))
+    return CellLog(
+        name=f"{cell.dataset}/{cell.slug}",
+        params=params,
+        tags={
+            "technique": cell.technique,
+            "kind": cell.kind,
+            "dataset": cell.dataset,
+            "ipc": str(cell.ipc),
+            "seed": str(cell.seed),
+            "profile": profile,
+            "git_commit": git_commit() or "unknown",
+            "dataset_hash": record["dataset"]["data_hash"],
+            "content_key": key,
+            "tracks": ",".join(sorted(record["results"])),
+        },
+        series=series,
+        final=final,
+        artefacts=[],
+    )
 
 
 def log_cell(target: TrackingTarget, log: CellLog, artefact_hook: Callable[[Path], list[Path]] | None = None) -> str:

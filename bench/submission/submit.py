@@ -10,7 +10,7 @@ from bench.errors import UserError
 from bench.evaluation.records import write_record
 from bench.hashing import sha256_file
 from bench.pipeline.executors import run_cells
-from bench.pipeline.grid import Cell
+from bench.pipeline.grid import GridCell
 from bench.pipeline.runner import CellOutcome, SweepSettings
 from bench.provenance import environment
 from bench.submission.bundle import SELF_REPORTED, Entry, Manifest, write_manifest
@@ -19,7 +19,7 @@ from bench.submission.bundle import SELF_REPORTED, Entry, Manifest, write_manife
 def submit(
     settings: SweepSettings,
     technique: str,
-    cells: list[Cell],
+    cells: list[GridCell],
     metadata: dict[str, str],
     jobs: int,
     report: Callable[[CellOutcome], None],

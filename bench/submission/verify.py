@@ -8,7 +8,6 @@ belong to its set, and records made under another protocol or network than this 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import tempfile
@@ -19,13 +18,14 @@ from typing import Any
 import torch
 
 from bench.errors import UserError
-from bench.evaluation.records import read_record, write_record
-from bench.evaluation.sets import LabelledSet, load_set
+from bench.evaluation.records import main_summary, read_record, write_record
+from bench.evaluation.tracks.configure import build_track
 from bench.hashing import sha256_file
-from bench.pipeline.cells import evaluate_to_record
-from bench.pipeline.grid import Cell
+from bench.pipeline.grid import GridCell
+from bench.pipeline.jobs import describe_set, evaluate_to_record, load_set_for
 from bench.provenance import git_commit
 from bench.session import Session
+from bench.sets.files import LabelledSet
 from bench.submission.bundle import VERIFIED, Entry, Manifest, inside, read_manifest
 
 
@@ -51,15 +51,15 @@ def _checked_set(session: Session, bundle: Path, entry: Entry, where: str) -> La
             "(the set changed after submission); refusing to verify"
         )
     feats = session.features(entry.dataset)
-    labelled = load_set(path, shape=feats.shape, num_classes=feats.num_classes)  # refuses pickles
+    labelled = load_set_for(session, entry.dataset, path)  # refuses pickles
     counts = torch.bincount(labelled.y, minlength=feats.num_classes).tolist()
     if any(count != entry.ipc for count in counts):
         raise UserError(f"{path}: expected {entry.ipc} item(s) in each class, found {counts}")
     return labelled
 
 
-def _as_json(params: Any) -> Any:
-    return json.loads(json.dumps(dataclasses.asdict(params)))
+def _as_json(value: Any) -> Any:
+    return json.loads(json.dumps(value))
 
 
 def _checked_record(session: Session, bundle: Path, manifest: Manifest, entry: Entry, where: str) -> dict[str, Any]:
@@ -68,14 +68,19 @@ def _checked_record(session: Session, bundle: Path, manifest: Manifest, entry: E
         raise UserError(f"{where}: record {entry.record} is missing")
     record = read_record(path)
     evaluated = record["evaluated_set"]
+    convnet = record["results"].get("convnet")
+    if convnet is None:
+        raise UserError(f"{path}: no results.convnet; a bundle is verified on the convnet track")
+    track = build_track(session, "convnet", dataset=entry.dataset)
     checks = {
         "evaluated_set.sha256": (evaluated["sha256"], entry.set_sha256),
         "evaluated_set.technique": (evaluated["technique"], manifest.technique),
         "evaluated_set.ipc": (evaluated["ipc"], entry.ipc),
         "dataset.name": (record["dataset"]["name"], entry.dataset),
         "profile": (record["profile"], session.profile.name),
-        "protocol.params": (record["protocol"]["params"], _as_json(session.profile.protocol)),
-        "protocol.model": (record["protocol"]["model"], _as_json(session.profile.model)),
+        "results.convnet.protocol_id": (convnet["protocol_id"], track.protocol()),
+        "results.convnet.params": (convnet["params"], _as_json(track.describe()["params"])),
+        "results.convnet.model": (convnet["model"], _as_json(track.describe()["model"])),
     }
     for field, (found, expected) in checks.items():
         if found != expected:
@@ -103,24 +108,17 @@ def verify_bundle(session: Session, bundle: Path, tolerance: float) -> tuple[Man
     verdicts = []
     with tempfile.TemporaryDirectory(prefix="distrack-verify-") as scratch:
         for index, (entry, labelled, reported) in enumerate(checked):
-            record, _ = evaluate_to_record(
-                session,
-                entry.dataset,
-                labelled,
-                Path(scratch) / f"{index}.json",
-                technique=manifest.technique,
-                digest=entry.set_sha256,
-                source=entry.set,
+            evaluated = describe_set(
+                labelled, kind="technique", technique=manifest.technique, digest=entry.set_sha256, source=entry.set
             )
-            record["evaluated_set"]["params"] = reported["evaluated_set"].get("params", {})
-            verdicts.append(
-                Verdict(
-                    entry,
-                    reported["results"]["test_accuracy"]["mean"],
-                    record["results"]["test_accuracy"]["mean"],
-                    record,
-                )
+            evaluated["params"] = reported["evaluated_set"].get("params", {})
+            track = build_track(session, "convnet", dataset=entry.dataset)
+            record = evaluate_to_record(
+                session, entry.dataset, labelled, Path(scratch) / f"{index}.json", [track], evaluated
             )
+            reported_main, measured_main = main_summary(reported, "convnet"), main_summary(record, "convnet")
+            assert reported_main is not None and measured_main is not None
+            verdicts.append(Verdict(entry, reported_main["mean"], measured_main["mean"], record))
     return manifest, verdicts
 
 
@@ -141,7 +139,7 @@ def write_verified(manifest: Manifest, verdicts: list[Verdict], tolerance: float
             },
         }
         entry = verdict.entry
-        path = Cell(entry.dataset, manifest.technique, entry.ipc, entry.seed).record_path(into, manifest.profile)
+        path = GridCell(entry.dataset, manifest.technique, entry.ipc, entry.seed).record_path(into, manifest.profile)
         write_record(path, record)
         written.append(path)
     return written

@@ -1,5 +1,5 @@
-"""Baselines: a random real subset, greedy coresets (herding, k-center) in a random ConvNet's embedding,
-and class-mean prototypes."""
+"""Selection baselines: greedy coresets (herding, k-center) in a random ConvNet's embedding, and class-mean
+prototypes. (The random real subset is a reference row: :mod:`bench.sets.references`.)"""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.evaluation.references import random_real_subset
-from bench.features.store import FeatureSet
-from bench.models import build_convnet
+from bench.features.store import TrainingSplits
+from bench.models import build_model
 from bench.techniques.base import Budget, Cost, DistilledSet, Technique
 from bench.techniques.loop import iteration_generator, iteration_seed
 from bench.techniques.registry import register_technique
+from bench.typed import ranged
 
 
 @dataclass(frozen=True)
@@ -22,37 +22,26 @@ class NoParams:
 
 @dataclass(frozen=True)
 class KMeansParams:
-    kmeans_iterations: int = 25
+    kmeans_iterations: int = ranged(25, ge=0)
 
 
-def _subset(train_set: FeatureSet, index: torch.Tensor, name: str, params: dict) -> DistilledSet:
+def _subset(train_set: TrainingSplits, index: torch.Tensor, name: str, params: dict) -> DistilledSet:
     return DistilledSet(
         train_set.train.x[index].clone(), train_set.train.y[index].clone(), name, params, Cost(0.0, 0, 0.0)
     )
 
 
 @torch.no_grad()
-def _embeddings(train_set: FeatureSet, technique: Technique, seed: int, device: torch.device) -> torch.Tensor:
+def _embeddings(train_set: TrainingSplits, technique: Technique, seed: int, device: torch.device) -> torch.Tensor:
     net = (
-        build_convnet(
-            train_set.shape, train_set.num_classes, technique.context.model, iteration_seed(seed, 0, "embedding")
+        build_model(
+            technique.context.model, train_set.shape, train_set.num_classes, iteration_seed(seed, 0, "embedding")
         )
         .to(device)
         .eval()
     )
     x = train_set.train.x
     return torch.cat([net.embed(x[i : i + 512].to(device)).cpu() for i in range(0, len(x), 512)])
-
-
-@register_technique
-class RandomSubset(Technique):
-    name = "random"
-    description = "Random real examples per class (the baseline)"
-    Params = NoParams
-
-    def distill(self, train_set, ipc, seed, budget, device, progress) -> DistilledSet:
-        chosen = random_real_subset(train_set, ipc, seed)
-        return DistilledSet(chosen.x, chosen.y, self.name, {}, Cost(0.0, 0, 0.0))
 
 
 def herding_order(features: torch.Tensor, k: int) -> torch.Tensor:

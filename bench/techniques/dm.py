@@ -12,22 +12,22 @@ from typing import Any, ClassVar
 
 import torch
 
-from bench.augment import AugmentParams
-from bench.models import build_convnet
-from bench.params import require_choice
+from bench.models import build_model
+from bench.techniques.augment import AugmentParams
 from bench.techniques.base import Budget, DistilledSet, Technique
 from bench.techniques.loop import Learnables, iteration_generator, iteration_seed
 from bench.techniques.matching import finish, run_loop, siamese, siamese_op_per_sample, siamese_per_class
 from bench.techniques.registry import register_technique
 from bench.techniques.sampling import ClassSampler
+from bench.typed import ranged, require_choice
 
 
 @dataclass(frozen=True)
 class DMParams:
-    iterations: int = 1000
-    lr_img: float = 1.0
-    momentum: float = 0.5
-    batch_real: int = 256
+    iterations: int = ranged(1000, ge=1)
+    lr_img: float = ranged(1.0, gt=0)
+    momentum: float = ranged(0.5, ge=0, le=1)
+    batch_real: int = ranged(256, ge=1)
     init: str = "real"
     augment: bool = True
     # Siamese draws per iteration: "batch" one for all items, "class" one per class, "sample" one op for all
@@ -67,8 +67,8 @@ class DistributionMatching(Technique):
 
         def step(iteration: int) -> float:
             generator = iteration_generator(seed, iteration, "batch")
-            net = build_convnet(
-                train_set.shape, num_classes, self.context.model, iteration_seed(seed, iteration, "net")
+            net = build_model(
+                self.context.model, train_set.shape, num_classes, iteration_seed(seed, iteration, "net")
             ).to(device)
             net.requires_grad_(False)
             real_x, real_y = sampler.per_class(p.batch_real, generator)

@@ -18,12 +18,11 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from bench.atomic import atomic_path
-from bench.augment import AugmentParams, augment
-from bench.features.store import FeatureSet
+from bench.features.store import TrainingSplits
 from bench.hashing import sha256_json
-from bench.models import build_convnet
-from bench.params import ModelParams
+from bench.models import ModelSpec, build_model
 from bench.progress import progress_bar
+from bench.techniques.augment import AugmentParams, augment
 from bench.techniques.loop import iteration_generator, iteration_seed
 
 
@@ -42,11 +41,11 @@ def flatten(net: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
 
 
-def experts_key(train_set: FeatureSet, model: ModelParams, params: ExpertParams) -> str:
+def experts_key(train_set: TrainingSplits, model: ModelSpec, params: ExpertParams) -> str:
     return sha256_json(
         {
             "data": train_set.cache_key,
-            "model": dataclasses.asdict(model),
+            "model": model.describe(),
             "experts": dataclasses.asdict(params),
             "version": 1,
         }
@@ -74,8 +73,8 @@ class ExpertStore:
 
 
 def train_experts(
-    train_set: FeatureSet,
-    model: ModelParams,
+    train_set: TrainingSplits,
+    model: ModelSpec,
     params: ExpertParams,
     folder: Path,
     device: torch.device,
@@ -92,7 +91,7 @@ def train_experts(
             if target.is_file():
                 continue
             seed = iteration_seed(params.seed, index, "expert")
-            net = build_convnet(train_set.shape, train_set.num_classes, model, seed).to(device)
+            net = build_model(model, train_set.shape, train_set.num_classes, seed).to(device)
             optimiser = torch.optim.SGD(net.parameters(), lr=params.lr, momentum=0.0, weight_decay=0.0)
             snapshots = [flatten(net).cpu()]
             for epoch in range(params.epochs):

@@ -16,14 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-from bench.augment import AugmentParams, augment
-from bench.models import build_convnet
-from bench.params import require_choice
+from bench.models import build_model
+from bench.techniques.augment import AugmentParams, augment
 from bench.techniques.base import Budget, DistilledSet, Technique
 from bench.techniques.loop import Learnables, iteration_generator, iteration_seed
 from bench.techniques.matching import finish, run_loop, siamese
 from bench.techniques.registry import register_technique
 from bench.techniques.sampling import ClassSampler
+from bench.typed import ranged, require_choice
 
 # The reference code's (outer_loop, inner_loop) per IPC.
 LOOPS_BY_IPC = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
@@ -38,14 +38,14 @@ def loops_for(ipc: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class GMParams:
-    iterations: int = 1000
-    lr_img: float = 0.1
-    momentum: float = 0.5
-    lr_net: float = 0.01
-    batch_real: int = 256
-    batch_train: int = 256
-    outer_loop: int | None = None
-    inner_loop: int | None = None
+    iterations: int = ranged(1000, ge=1)
+    lr_img: float = ranged(0.1, gt=0)
+    momentum: float = ranged(0.5, ge=0, le=1)
+    lr_net: float = ranged(0.01, gt=0)
+    batch_real: int = ranged(256, ge=1)
+    batch_train: int = ranged(256, ge=1)
+    outer_loop: int | None = ranged(None, ge=1)
+    inner_loop: int | None = ranged(None, ge=1)
     init: str = "real"
     augment: bool = False
     # "loop": one forward/backward per class (the reference's way); "vmap": every class at once with
@@ -121,8 +121,8 @@ class _GradientMatching(Technique):
 
         def step(iteration: int) -> float:
             generator = iteration_generator(seed, iteration, "batch")
-            net = build_convnet(
-                train_set.shape, num_classes, self.context.model, iteration_seed(seed, iteration, "net")
+            net = build_model(
+                self.context.model, train_set.shape, num_classes, iteration_seed(seed, iteration, "net")
             ).to(device)
             net_optimiser = torch.optim.SGD(net.parameters(), lr=p.lr_net)
             total = 0.0

@@ -3,21 +3,20 @@ siamese augmentation draw, and turning a finished loop into a :class:`DistilledS
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 
 import torch
 
-from bench.augment import AugmentDraw, AugmentParams, apply, draw, rows_for
-from bench.features.store import FeatureSet
+from bench.features.store import TrainingSplits
 from bench.hashing import sha256_json
+from bench.techniques.augment import AugmentDraw, AugmentParams, apply, draw, rows_for
 from bench.techniques.base import Cost, DistilledSet, Technique
 from bench.techniques.loop import Checkpoint, Learnables, optimise
 
 
 def checkpoint_for(
-    technique: Technique, train_set: FeatureSet, ipc: int, seed: int, iterations: int
+    technique: Technique, train_set: TrainingSplits, ipc: int, seed: int, iterations: int
 ) -> Checkpoint | None:
     path = technique.context.checkpoint_path
     if path is None:
@@ -30,7 +29,7 @@ def checkpoint_for(
             "seed": seed,
             "iterations": iterations,
             "data": train_set.cache_key,
-            "model": dataclasses.asdict(technique.context.model),
+            "model": technique.context.model.describe(),
         }
     )
     return Checkpoint(path, fingerprint, clock=technique.seconds_so_far)
@@ -38,7 +37,7 @@ def checkpoint_for(
 
 def run_loop(
     technique: Technique,
-    train_set: FeatureSet,
+    train_set: TrainingSplits,
     ipc: int,
     seed: int,
     learnables: Learnables,

@@ -18,37 +18,38 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from bench.augment import AugmentParams, augment
 from bench.errors import UserError
-from bench.models import build_convnet
+from bench.models import build_model
+from bench.techniques.augment import AugmentParams, augment
 from bench.techniques.base import Budget, DistilledSet, Technique
 from bench.techniques.experts import ExpertParams, ExpertStore, experts_key, train_experts
 from bench.techniques.loop import Learnables, iteration_generator
 from bench.techniques.matching import finish, run_loop
 from bench.techniques.registry import register_technique
 from bench.techniques.sampling import ClassSampler
+from bench.typed import ranged
 
 
 @dataclass(frozen=True)
 class MTTParams:
-    iterations: int = 5000
-    syn_steps: int = 20
-    expert_epochs: int = 2
-    max_start_epoch: int = 10
-    lr_img: float = 100.0
-    lr_lr: float = 1e-5
-    lr_teacher: float = 0.01
-    momentum: float = 0.5
-    batch_syn: int | None = None  # None: the whole synthetic set each step
+    iterations: int = ranged(5000, ge=1)
+    syn_steps: int = ranged(20, ge=1)
+    expert_epochs: int = ranged(2, ge=1)
+    max_start_epoch: int = ranged(10, ge=0)
+    lr_img: float = ranged(100.0, gt=0)
+    lr_lr: float = ranged(1e-5, ge=0)
+    lr_teacher: float = ranged(0.01, gt=0)
+    momentum: float = ranged(0.5, ge=0, le=1)
+    batch_syn: int | None = ranged(None, ge=1)  # None: the whole synthetic set each step
     init: str = "real"
     augment: bool = True
     # expert trajectories (a separate, cached artefact)
-    num_experts: int = 5
-    expert_train_epochs: int = 20
+    num_experts: int = ranged(5, ge=1)
+    expert_train_epochs: int = ranged(20, ge=1)
     # Minibatch of the experts' SGD. The unrolled student mimics expert_epochs epochs of it in syn_steps
     # steps, so a small training set needs a small batch: ESC-10's 240 clips at 256 make ONE step per
     # epoch, the student overshoots it ~10x and the learned lr diverges (params.yaml sets 32 there).
-    expert_batch_size: int = 256
+    expert_batch_size: int = ranged(256, ge=1)
     expert_half_precision: bool = True
 
     def experts(self) -> ExpertParams:
@@ -101,7 +102,7 @@ class TrajectoryMatching(Technique):
                 "lr": (torch.tensor(p.lr_teacher, device=device), p.lr_lr, p.momentum),
             }
         )
-        net = build_convnet(train_set.shape, train_set.num_classes, self.context.model, 0).to(device)
+        net = build_model(self.context.model, train_set.shape, train_set.num_classes, 0).to(device)
         names = [name for name, _ in net.named_parameters()]
         shapes = [param.shape for _, param in net.named_parameters()]
         sizes = [param.numel() for _, param in net.named_parameters()]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 
 from bench.errors import UserError
-from bench.evaluation.references import random_real_subset
-from bench.features.store import FeatureSet
+from bench.features.store import TrainingSplits
+from bench.sets.references import random_real_subset
 
 
 class ClassSampler:
     """Per-class index lists computed once; batches are gathered by index on the device."""
 
-    def __init__(self, train_set: FeatureSet, device: torch.device) -> None:
+    def __init__(self, train_set: TrainingSplits, device: torch.device) -> None:
         self.train_set = train_set
         self.x = train_set.train.x.to(device)
         self.y = train_set.train.y.to(device)

@@ -1,0 +1,3 @@
+"""Importing this module registers every built-in network family."""
+
+from bench.models import convnet, mlp, resnet, temporal  # noqa: F401

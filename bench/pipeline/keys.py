@@ -1,0 +1,58 @@
+"""Content keys: a result is reused only when everything that can change it is unchanged.
+
+The **set key** covers the data and features (the feature cache key), the technique's resolved params, the
+network it matches with, the cell, the code that distils (:func:`~bench.provenance.source_digest` of the
+technique's module and the network family) and torch's version. It covers nothing about evaluation, so
+changing the protocol never re-distils. Each **track key** covers its set key, the track's protocol id and
+description (params, recipe, networks, speed-ups) and the code that evaluates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from bench.evaluation.tracks.base import Track
+from bench.hashing import sha256_json
+from bench.models import MODELS, ModelSpec
+from bench.pipeline.grid import GridCell
+from bench.provenance import source_digest
+from bench.session import Session
+from bench.sets.references import REFERENCES
+from bench.techniques.configure import build_technique
+
+TORCH_VERSION = torch.__version__.split("+")[0]
+
+
+def _family_modules(specs: list[ModelSpec]) -> list[str]:
+    return sorted({MODELS.get(spec.architecture).__module__ for spec in specs})
+
+
+def set_key(session: Session, cell: GridCell) -> str:
+    feats = session.features(cell.dataset)
+    described: dict[str, Any] = {"features": feats.cache_key, "cell": cell.describe(), "torch": TORCH_VERSION}
+    if cell.kind == "reference":
+        described.update(kind="reference", code=source_digest(REFERENCES.get(cell.technique).__module__))
+    else:
+        technique = build_technique(session, cell.technique, dataset=cell.dataset)
+        model = session.profile.model
+        described.update(
+            kind="technique",
+            technique=technique.describe(),
+            model=model.describe(),
+            code=source_digest(type(technique).__module__, *_family_modules([model])),
+        )
+    return sha256_json(described)
+
+
+def track_key(set_key: str, track: Track) -> str:
+    return sha256_json(
+        {
+            "set": set_key,
+            "track": track.name,
+            "protocol": track.protocol(),
+            "describe": track.describe(),
+            "code": source_digest(type(track).__module__, *_family_modules(track.model_specs())),
+            "torch": TORCH_VERSION,
+        }
+    )
