@@ -13,13 +13,15 @@ from pathlib import Path
 import torch
 
 from bench.features.store import FeatureSet, LabelledTensors
-from bench.params import FeatureParams, ModelParams, ProtocolParams
+from bench.models import ModelSpec
+from bench.params import FeatureParams, ProtocolParams
+from bench.sets.references import random_real_subset
 from bench.techniques import Budget, DistillContext, get_technique
 
 # Depth 2: at depth 3 the last instance norm of an 8x8 input normalises over 2x2 values, which makes the
 # matching losses so sharp that gradient steps on the images diverge (measured: DC and MTT then lose to
 # random). Depth 2 keeps the ConvNet family and gives the literature's ordering.
-DIGITS_MODEL = ModelParams(depth=2, width=32)
+DIGITS_MODEL = ModelSpec.of("convnet", depth=2, width=32)
 # 8x8 inputs: the feature parameters are nominal (nothing is extracted), kept for the record's sake.
 DIGITS_FEATURES = FeatureParams(sample_rate=1, n_fft=1, hop_length=1, n_mels=8, frames=8)
 
@@ -62,9 +64,12 @@ def distil(
     overrides: dict | None = None,
     cache_dir=None,
 ):
+    """A technique's set (``random``: the random real subset reference row, the baseline)."""
+    if name == "random":
+        return random_real_subset(features, ipc, seed)
     cls = get_technique(name)
     params = cls.configure("digits", overrides or {})
-    context = DistillContext(model=DIGITS_MODEL, profile="digits", **({"cache_dir": cache_dir} if cache_dir else {}))
+    context = DistillContext(model=DIGITS_MODEL, **({"cache_dir": cache_dir} if cache_dir else {}))
     return cls(params, context).run(features, ipc, seed, Budget(iterations), torch.device("cpu"))
 
 

@@ -33,10 +33,10 @@ from bench.data.registry import open_dataset
 from bench.device import peak_memory_mb, reset_peak_memory, resolve_device
 from bench.evaluation.acceleration import NAMES, NONE, Acceleration
 from bench.evaluation.protocol import train_network
-from bench.evaluation.references import random_real_subset
 from bench.evaluation.vectorised import train_networks
 from bench.features.store import load_feature_set
 from bench.params import load_params, load_profile
+from bench.sets.references import random_real_subset
 from bench.techniques import Budget, DistillContext, get_technique
 
 
@@ -47,9 +47,7 @@ def _sync(device: torch.device) -> None:
 
 def seconds_per_iteration(name: str, features, ipc: int, profile, device, repeats: int, cache: Path) -> float:
     cls = get_technique(name)
-    technique = cls(
-        cls.configure(profile.budgets), DistillContext(model=profile.model, profile=profile.name, cache_dir=cache)
-    )
+    technique = cls(cls.configure(profile.budgets), DistillContext(model=profile.model, cache_dir=cache))
     if name == "mtt":
         technique.expert_store(features, device, progress=False)  # a separate artefact, not an iteration
     technique.run(features, ipc, 0, Budget(1), device)  # warm-up

@@ -4,7 +4,7 @@ siamese use gives real and synthetic items the same transform."""
 import pytest
 import torch
 
-from bench.augment import OPS, AugmentParams, apply, augment, draw
+from bench.techniques.augment import OPS, AugmentParams, apply, augment, draw
 from bench.techniques.matching import siamese, siamese_op_per_sample, siamese_per_class
 
 

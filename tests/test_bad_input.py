@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from bench.cli import cli
 from bench.data.registry import open_dataset
 from bench.errors import DataError, UserError
-from bench.evaluation.references import random_real_subset
 from bench.features.store import load_feature_set
 from bench.params import FeatureParams
+from bench.sets.references import random_real_subset
 
 FEATURES = FeatureParams(sample_rate=8000, n_fft=256, hop_length=128, n_mels=16, frames=16)
 

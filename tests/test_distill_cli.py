@@ -14,7 +14,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from bench.cli import cli
-from bench.evaluation.sets import load_set
+from bench.sets.files import load_set
 from bench.techniques.registry import get_technique, technique_names
 
 
@@ -180,6 +180,6 @@ def test_by_profile_values_apply_to_their_profile_only_and_by_dataset_wins(tmp_p
 
 
 def test_param_values_in_exponent_notation_are_numbers():
-    from bench.pipeline.cells import parse_value
+    from bench.overrides import parse_value
 
     assert parse_value("1e-6") == 1e-6 and parse_value("100") == 100 and parse_value("real") == "real"

@@ -53,9 +53,9 @@ def test_a_record_missing_any_required_field_is_refused_by_file_and_field(tmp_pa
 
 def test_a_record_with_a_wrong_type_and_a_non_json_file_are_refused(tmp_path):
     record = _a_record()
-    record["results"]["test_accuracy"]["mean"] = 1.7
+    record["results"]["convnet"]["metrics"]["test_accuracy"]["std"] = -0.1
     (tmp_path / "a.json").write_text(json.dumps(record))
-    with pytest.raises(UserError, match="results/test_accuracy/mean"):
+    with pytest.raises(UserError, match="results/convnet/metrics/test_accuracy/std"):
         read_records([tmp_path])
     (tmp_path / "a.json").write_text("{not json")
     with pytest.raises(UserError, match="not a readable JSON result record"):
@@ -70,11 +70,26 @@ def test_bold_marks_the_best_and_ties_within_one_std():
     assert not is_bold(Summary(0.75, 0.01, 5), best)
 
 
-def _record(technique: str, ipc: int | None, accuracies: list[float]) -> dict:
+def _summary(values: list[float]) -> dict:
+    mean = sum(values) / len(values)
+    return {"mean": mean, "std": (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5, "per_seed": values}
+
+
+def _record(technique: str, ipc: int | None, accuracies: list[float], seed: int = 0, **tracks: dict) -> dict:
+    """A record of ``technique`` at ``ipc`` whose convnet track scored ``accuracies``; ``tracks`` adds
+    other tracks' metrics (name -> {metric: per-seed values})."""
     record = copy.deepcopy(_a_record())
     record["profile"] = "quick"
-    record["evaluated_set"].update(technique=technique, ipc=ipc, sha256=f"{hash((technique, ipc)) & (2**256 - 1):064x}")
-    record["results"]["test_accuracy"] = {"mean": sum(accuracies) / len(accuracies), "std": 0.0, "per_seed": accuracies}
+    kind = "reference" if technique in ("random", "full") else "technique"
+    digest = f"{hash((technique, ipc, seed)) & (2**256 - 1):064x}"
+    record["evaluated_set"].update(technique=technique, ipc=ipc, sha256=digest, tensor_sha256=digest, kind=kind)
+    convnet = record["results"]["convnet"]
+    convnet.update(seeds=list(range(len(accuracies))), metrics={"test_accuracy": _summary(accuracies)})
+    record["results"] = {"convnet": convnet}
+    for name, metrics in tracks.items():
+        entry = copy.deepcopy(convnet)
+        entry.update(protocol_id=f"{name}-v1", metrics={m: _summary(v) for m, v in metrics.items()})
+        record["results"][name] = entry
     record["dataset"]["options"] = {}
     return record
 
@@ -87,12 +102,41 @@ def test_overall_table_bolds_the_best_cell_and_shows_missing_cells():
         ("d", _record("dm", 10, [0.90])),
         ("e", _record("full", None, [0.99])),
     ]
-    text = overall(group(records))
+    text = overall(group(records), "convnet")
     rows = {line.split("|")[1].strip(): line for line in text.splitlines()[2:]}
     assert "**0.510**" in rows["dm"] and "**0.510**" in rows["dc"]
     assert "**" not in rows["random (reference)"]
     assert rows["dc"].rstrip(" |").endswith("—")  # dc has no IPC-10 cell
-    assert rows["full training set (reference)"].count("0.990") == 2
+    assert rows["full (reference)"].count("0.990") == 2
+    assert list(rows)[:2] == ["full (reference)", "random (reference)"]  # reference rows first
+
+
+def test_distillation_seeds_pool_and_both_counts_are_shown():
+    records = [("a", _record("dm", 1, [0.5, 0.6], seed=0)), ("b", _record("dm", 1, [0.7, 0.8], seed=1))]
+    (cell,) = group(records)
+    score = cell.score("convnet")
+    assert score.sets == 2 and score.n == 4 and score.mean == pytest.approx(0.65)
+    assert "**0.650** ± 0.112 (2×2)" in overall([cell], "convnet")
+
+
+def test_records_of_one_cell_under_two_protocols_never_pool():
+    other = _record("dm", 1, [0.7], seed=1)
+    other["results"]["convnet"]["protocol_id"] = "convnet-sgd-v1+chunked"
+    (cell,) = group([("a", _record("dm", 1, [0.5], seed=0)), ("b", other)])
+    with pytest.raises(UserError, match=r"mix protocols convnet-sgd-v1, convnet-sgd-v1\+chunked"):
+        cell.score("convnet")
+
+
+def test_a_track_with_parts_gets_a_breakdown_and_identical_sets_are_named(tmp_path):
+    from bench.leaderboard.build import build_markdown
+
+    parts = {"test_accuracy": [0.5], "test_accuracy/mlp": [0.4], "test_accuracy/resnet": [0.6]}
+    herding = _record("herding", 1, [0.3], **{"cross-arch": parts})
+    kcenter = _record("kcenter", 1, [0.3], **{"cross-arch": parts})
+    kcenter["evaluated_set"]["tensor_sha256"] = herding["evaluated_set"]["tensor_sha256"]
+    text = build_markdown(group([("a", herding), ("b", kcenter)]), tmp_path, plots=False)
+    assert "### track `cross-arch`" in text and "| technique   | mlp" in text
+    assert "herding = kcenter (identical sets)" in text
 
 
 def test_regeneration_is_byte_identical_and_subset_results_stay_off_the_main_tables(tmp_path):
@@ -127,7 +171,7 @@ def test_csv_and_json_exports(tmp_path):
     csv_out = CliRunner().invoke(cli, ["leaderboard", "build", "--format", "csv", "--out", "-"])
     assert csv_out.exit_code == 0, csv_out.output
     header, *rows = csv_out.output.splitlines()
-    assert header.startswith("profile,dataset,technique,ipc,test_mean") and rows
+    assert header.startswith("profile,dataset,technique,kind,ipc,track,protocol,mean,std,sets,n") and rows
     as_json = CliRunner().invoke(cli, ["leaderboard", "build", "--format", "json", "--out", str(tmp_path / "x.json")])
     assert as_json.exit_code == 0
-    assert {"technique", "test_mean", "status"} <= set(json.loads(Path(tmp_path / "x.json").read_text())[0])
+    assert {"technique", "track", "mean", "status"} <= set(json.loads(Path(tmp_path / "x.json").read_text())[0])

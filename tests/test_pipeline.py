@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,19 +20,30 @@ from click.testing import CliRunner
 
 from bench.cli import cli
 from bench.errors import UserError
-from bench.evaluation.sets import load_set
-from bench.pipeline.grid import Cell, expand, load_grid, parse_only, select
+from bench.pipeline.grid import GridCell, expand, load_grid, parse_only, select
 from bench.pipeline.tracking import TrackingTarget, count_cell_runs
+from bench.sets.files import load_set
 from tests.conftest import TINY_PARAMS
 
 GRID = """
-grid: {profile: tiny, datasets: [synthetic], techniques: TECHNIQUES, ipc: IPC, seeds: [0]}
+grid: {profile: tiny, datasets: [synthetic], techniques: TECHNIQUES, references: REFERENCES, ipc: IPC, seeds: [0],
+       tracks: TRACKS}
 techniques: {dm: {iterations: ITERATIONS}}
+tracks:
+  cross-arch: {architectures: {mlp: {architecture: mlp, hidden: [8]}}, seeds: [0]}
 """
 
 
-def _params(tmp_path: Path, techniques: str = "[random, dm]", ipc: str = "[1]", iterations: int = 3) -> Path:
+def _params(
+    tmp_path: Path,
+    techniques: str = "[dm]",
+    ipc: str = "[1]",
+    iterations: int = 3,
+    references: str = "[random]",
+    tracks: str = "[convnet, nearest-mean]",
+) -> Path:
     grid = GRID.replace("TECHNIQUES", techniques).replace("IPC", ipc).replace("ITERATIONS", str(iterations))
+    grid = grid.replace("REFERENCES", references).replace("TRACKS", tracks)
     path = tmp_path / "params.yaml"
     path.write_text(TINY_PARAMS + grid)
     return path
@@ -45,12 +57,23 @@ def _run(tmp_path: Path, params: Path, *args: str, env: dict | None = None):
 
 def test_grid_expands_in_a_fixed_order_and_filters():
     grid = load_grid(
-        {"grid": {"profile": "quick", "datasets": ["fsdd"], "techniques": ["dm", "random"], "ipc": [1, 10]}}
+        {
+            "grid": {
+                "profile": "quick",
+                "datasets": ["fsdd"],
+                "techniques": ["dm"],
+                "references": ["random", "full"],
+                "ipc": [1, 10],
+            }
+        }
     )
     cells = expand(grid)
-    assert [c.slug for c in cells] == ["dm-ipc1-seed0", "dm-ipc10-seed0", "random-ipc1-seed0", "random-ipc10-seed0"]
-    assert select(cells, parse_only(["technique=dm,ipc=10"])) == [Cell("fsdd", "dm", 10, 0)]
+    slugs = ["dm-ipc1-seed0", "dm-ipc10-seed0", "full", "random-ipc1-seed0", "random-ipc10-seed0"]
+    assert [c.slug for c in cells] == slugs
+    assert [c.kind for c in cells] == ["technique", "technique", "reference", "reference", "reference"]
+    assert select(cells, parse_only(["technique=dm,ipc=10"])) == [GridCell("fsdd", "dm", 10, 0)]
     assert len(select(cells, parse_only(["ipc=1+10", "technique=random"]))) == 2
+    assert select(cells, parse_only(["technique=full"])) == [GridCell("fsdd", "full", None, 0, "reference")]
 
 
 @pytest.mark.parametrize(
@@ -60,6 +83,19 @@ def test_grid_expands_in_a_fixed_order_and_filters():
         ({"profile": "quick", "datasets": ["fsdd"], "techniques": ["dmm"], "ipc": [1]}, "grid.techniques: unknown dmm"),
         ({"profile": "quick", "datasets": ["fsdd"], "techniques": ["dm"], "ipc": [0]}, "grid.ipc"),
         ({"profile": "quick", "datasets": ["fsdd"], "techniques": ["dm"], "ipc": [1], "ipcs": [2]}, "ipcs"),
+        (
+            {"profile": "quick", "datasets": ["fsd"], "techniques": ["dm"], "ipc": [1]},
+            r"grid.datasets: unknown fsd \(did you mean 'fsdd'\?\)",
+        ),
+        (
+            {"profile": "quick", "datasets": ["fsdd"], "techniques": ["dm"], "ipc": [1], "tracks": ["convnett"]},
+            r"grid.tracks: unknown convnett \(did you mean 'convnet'\?\)",
+        ),
+        (
+            {"profile": "quick", "datasets": ["fsdd"], "techniques": ["random"], "ipc": [1]},
+            r"grid.techniques: unknown random",
+        ),
+        ({"profile": "quick", "datasets": ["fsdd"], "techniques": ["dm"], "ipc": [1], "seeds": [0, 0]}, "distinct"),
     ],
 )
 def test_bad_grids_are_refused_by_name(grid, message):
@@ -81,8 +117,10 @@ def test_second_run_skips_and_a_param_change_reruns_only_that_technique(tmp_path
     assert "2 done, 0 up to date" in first.output
     records = sorted((tmp_path / "results" / "tiny" / "synthetic").glob("*/*.json"))
     assert [r.name for r in records] == ["dm-ipc1-seed0.json", "random-ipc1-seed0.json"]
-    accuracy = json.loads(records[0].read_text())["results"]["test_accuracy"]["mean"]
-    assert 0.0 <= accuracy <= 1.0
+    record = json.loads(records[0].read_text())
+    assert record["evaluated_set"]["kind"] == "technique" and set(record["results"]) == {"convnet", "nearest-mean"}
+    assert 0.0 <= record["results"]["convnet"]["metrics"]["test_accuracy"]["mean"] <= 1.0
+    assert json.loads(records[1].read_text())["evaluated_set"]["kind"] == "reference"
 
     again = _run(tmp_path, params, "--no-tracking")
     assert "0 done, 2 up to date" in again.output
@@ -93,11 +131,11 @@ def test_second_run_skips_and_a_param_change_reruns_only_that_technique(tmp_path
     assert "synthetic dm-ipc1-seed0: done" in changed.output
 
     dry = _run(tmp_path, params, "--dry-run")
-    assert dry.output.count("up to date") == 2
+    assert dry.output.count("up to date") == 3 and dry.output.strip().endswith("2 up to date")
 
 
 def test_an_accelerated_sweep_records_it_and_is_not_mistaken_for_a_plain_one(tmp_path):
-    params = _params(tmp_path, techniques="[dm]")
+    params = _params(tmp_path, techniques="[dm]", references="[]")
     record = tmp_path / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json"
     distilled = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.safetensors"
     refused = _run(tmp_path, params, "--no-tracking", "--accelerate", "chunked,warp")
@@ -105,21 +143,23 @@ def test_an_accelerated_sweep_records_it_and_is_not_mistaken_for_a_plain_one(tmp
     assert not record.exists()
     chunked = _run(tmp_path, params, "--no-tracking", "--accelerate", "chunked")
     assert "1 done, 0 up to date" in chunked.output, chunked.output
-    assert json.loads(record.read_text())["protocol"]["acceleration"] == ["chunked"]
+    assert json.loads(record.read_text())["results"]["convnet"]["acceleration"] == ["chunked"]
     set_written = distilled.stat().st_mtime_ns
     assert "0 done, 1 up to date" in _run(tmp_path, params, "--no-tracking", "--accelerate", "chunked").output
     plain = _run(tmp_path, params, "--no-tracking")  # a different protocol: evaluated again, not reused
     assert "1 done, 0 up to date" in plain.output
-    assert "acceleration" not in json.loads(record.read_text())["protocol"]
+    assert "acceleration" not in json.loads(record.read_text())["results"]["convnet"]
     assert distilled.stat().st_mtime_ns == set_written  # the set does not depend on it: not distilled again
 
 
 def test_a_failing_cell_is_reported_and_the_rest_still_run(tmp_path):
-    params = _params(tmp_path, techniques="[random, dm]", ipc="[1, 50]")  # synthetic has 24 clips per class
+    params = _params(tmp_path, ipc="[1, 50]")  # synthetic has 24 clips per class, 16 of them for training
     result = _run(tmp_path, params, "--no-tracking")
     assert result.exit_code == 2
     assert "2 done" in result.output and "2 failed" in result.output
-    assert "IPC 50" in result.output or "ipc" in result.output.lower()
+    for slug in ("dm-ipc50-seed0", "random-ipc50-seed0"):
+        failure = rf"synthetic {slug}: failed \([\d.]+ s\) — --ipc 50 exceeds the training examples of synthetic"
+        assert re.search(failure, result.output), result.output
 
 
 def test_kill_9_mid_distillation_then_rerun_matches_an_uninterrupted_run(tmp_path):
@@ -167,7 +207,7 @@ def test_kill_9_mid_distillation_then_rerun_matches_an_uninterrupted_run(tmp_pat
     assert torch.equal(ours.x, reference.x)
     record = json.loads((killed_dir / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json").read_text())
     expected = json.loads((reference_dir / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json").read_text())
-    assert record["results"]["test_accuracy"] == expected["results"]["test_accuracy"]
+    assert record["results"]["convnet"]["metrics"] == expected["results"]["convnet"]["metrics"]
     assert not list(set_dir.glob("*.ckpt")), "the checkpoint is removed once the cell is done"
 
 
@@ -186,12 +226,12 @@ def _assert_all_runs_logged(uri: str, output: str, expected: int) -> None:
     for run in children:
         assert run.info.status == "FINISHED"
         assert {"technique", "dataset", "ipc", "seed", "git_commit", "dataset_hash"} <= set(run.data.tags)
-        assert "test_accuracy_mean" in run.data.metrics
+        assert {"convnet/test_accuracy_mean", "nearest-mean/test_accuracy_mean"} <= set(run.data.metrics)
     names = {a.path for a in client.list_artifacts(children[0].info.run_id)}
     assert {"spectrograms.png", "samples", "record.json"} <= names
 
 
-EIGHT_CELLS = "[random, herding, kcenter, prototype]"
+EIGHT_CELLS = "[herding, kcenter, prototype]"  # and the random reference row
 
 
 def test_four_workers_log_every_run_to_sqlite(tmp_path, monkeypatch):
@@ -263,7 +303,7 @@ def test_four_workers_log_every_run_to_a_live_mlflow_server(tmp_path, monkeypatc
 
 def test_submitit_local_executor_runs_the_cells(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    params = _params(tmp_path, techniques="[random, prototype]")
+    params = _params(tmp_path, techniques="[prototype]")
     result = _run(tmp_path, params, "--no-tracking", "--executor", "submitit-local", "-j", "2")
     assert result.exit_code == 0, result.output
     assert "2 done" in result.output
@@ -302,3 +342,71 @@ def test_periodic_validation_is_logged_and_leaves_the_set_unchanged(tmp_path, mo
     )
     assert again.exit_code == 0, again.output
     assert torch.equal(load_set(plain / set_path.relative_to(tmp_path)).x, monitored)
+
+
+def _mtime(path: Path) -> int:
+    return path.stat().st_mtime_ns
+
+
+def test_changing_the_protocol_re_runs_evaluation_only(tmp_path):
+    """The set key covers no evaluation input: more epochs re-evaluate the training-based tracks, never
+    re-distil, and keep the nearest-mean score (which does not train) as it was."""
+    params = _params(tmp_path)
+    assert _run(tmp_path, params, "--no-tracking").exit_code == 0
+    set_path = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.safetensors"
+    record_path = tmp_path / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json"
+    before, written = json.loads(record_path.read_text()), _mtime(set_path)
+    params.write_text(params.read_text().replace("protocol: {epochs: 30,", "protocol: {epochs: 31,"))
+    dry = _run(tmp_path, params, "--dry-run")
+    assert "stale: convnet" in dry.output and "2 stale: convnet" in dry.output, dry.output
+    again = _run(tmp_path, params, "--no-tracking")
+    assert "2 done, 0 up to date" in again.output, again.output
+    after = json.loads(record_path.read_text())
+    assert _mtime(set_path) == written, "the set was distilled again"
+    assert after["results"]["convnet"]["params"]["epochs"] == 31 != before["results"]["convnet"]["params"]["epochs"]
+    assert after["results"]["nearest-mean"] == before["results"]["nearest-mean"]
+    assert after["evaluated_set"]["content_key"] == before["evaluated_set"]["content_key"]
+
+
+def test_adding_a_track_evaluates_only_the_new_track(tmp_path):
+    params = _params(tmp_path, tracks="[convnet]")
+    assert _run(tmp_path, params, "--no-tracking").exit_code == 0
+    record_path = tmp_path / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json"
+    set_path = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.safetensors"
+    before, written = json.loads(record_path.read_text()), _mtime(set_path)
+    params.write_text(params.read_text().replace("tracks: [convnet]}", "tracks: [convnet, cross-arch]}"))
+    assert "2 stale: cross-arch" in _run(tmp_path, params, "--dry-run").output
+    added = _run(tmp_path, params, "--no-tracking")
+    assert "2 done" in added.output, added.output
+    after = json.loads(record_path.read_text())
+    assert after["results"]["convnet"] == before["results"]["convnet"]  # kept, not re-trained
+    cross = after["results"]["cross-arch"]
+    assert cross["seeds"] == [0] and set(cross["metrics"]) == {
+        "test_accuracy",
+        "test_accuracy/mlp",
+        "validation_accuracy",
+        "validation_accuracy/mlp",
+    }
+    assert cross["metrics"]["test_accuracy"] == cross["metrics"]["test_accuracy/mlp"]  # the mean of one
+    assert _mtime(set_path) == written
+    assert "0 done, 2 up to date" in _run(tmp_path, params, "--no-tracking").output
+
+
+def test_a_set_file_cut_short_is_never_up_to_date(tmp_path):
+    params = _params(tmp_path, references="[]")
+    assert _run(tmp_path, params, "--no-tracking").exit_code == 0
+    set_path = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.safetensors"
+    set_path.write_bytes(set_path.read_bytes()[:1000])
+    assert "set file differs from its record" in _run(tmp_path, params, "--dry-run").output
+    rerun = _run(tmp_path, params, "--no-tracking")
+    assert "1 done, 0 up to date" in rerun.output, rerun.output
+    assert load_set(set_path).x.shape[0] == 4
+
+
+def test_the_full_training_set_is_a_reference_row_without_ipc(tmp_path):
+    params = _params(tmp_path, techniques="[]", references="[full]", ipc="[1, 2]", tracks="[nearest-mean]")
+    result = _run(tmp_path, params, "--no-tracking")
+    assert "1 done" in result.output, result.output
+    record = json.loads((tmp_path / "results" / "tiny" / "synthetic" / "full" / "full.json").read_text())
+    assert record["evaluated_set"]["ipc"] is None and record["evaluated_set"]["num_items"] == 64
+    assert record["evaluated_set"]["source"] == "reference:full" and "budget" not in record["evaluated_set"]

@@ -8,15 +8,21 @@ import torch
 
 from bench.data.registry import get_dataset, open_dataset
 from bench.evaluation.protocol import accuracy, evaluate_set, lr_at_epoch, train_network
-from bench.evaluation.prototype import evaluate_prototypes
-from bench.evaluation.references import full_training_set, random_real_subset
+from bench.evaluation.tracks.base import TrackContext
+from bench.evaluation.tracks.nearest_mean import NearestMeanParams, NearestMeanTrack
 from bench.features.store import load_feature_set
-from bench.models import build_convnet
-from bench.params import ModelParams, ProtocolParams, load_profile
+from bench.models import ModelSpec, build_model
+from bench.params import ProtocolParams, load_profile
+from bench.sets.files import LabelledSet
+from bench.sets.references import random_real_subset
 from tests.test_bad_input import FEATURES
 
 CPU = torch.device("cpu")
-TINY_MODEL = ModelParams(depth=2, width=16)
+TINY_MODEL = ModelSpec.of("convnet", depth=2, width=16)
+
+
+def _full(features):
+    return LabelledSet(features.train.x, features.train.y)
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +49,19 @@ def test_same_seed_same_accuracy_on_cpu(synthetic):
 def test_reports_the_final_epoch_model(synthetic):
     """The reported accuracy is that of the network after the last epoch, recomputed independently."""
     protocol = ProtocolParams(epochs=12, seeds=(5,), batch_size=16)
-    data = full_training_set(synthetic)
+    data = _full(synthetic)
     result = evaluate_set(data.x, data.y, synthetic, TINY_MODEL, protocol, CPU)
     model, _ = train_network(data.x, data.y, synthetic.num_classes, TINY_MODEL, protocol, 5, CPU)
     assert result.seeds[0].test_accuracy == accuracy(model, synthetic.test, CPU)
 
 
 def test_learns_synthetic_classes_well_above_chance(synthetic):
-    data = full_training_set(synthetic)
+    data = _full(synthetic)
     result = evaluate_set(data.x, data.y, synthetic, TINY_MODEL, ProtocolParams(epochs=30, seeds=(0,)), CPU)
     assert result.test_mean >= 0.9  # four easy classes; chance is 0.25
-    prototypes = evaluate_prototypes(data.x, data.y, synthetic, TINY_MODEL, (0, 1), CPU)
-    assert prototypes.mean > 0.5
+    track = NearestMeanTrack(NearestMeanParams(), TrackContext(TINY_MODEL, ProtocolParams(epochs=1, seeds=(0, 1))))
+    prototypes = track.evaluate(LabelledSet(data.x, data.y), synthetic)
+    assert prototypes.seeds == [0, 1] and prototypes.summary()[0] > 0.5
 
 
 def test_fsdd_random_ten_per_class_beats_chance_clearly(data_root, repo_params, feature_cache):
@@ -65,7 +72,8 @@ def test_fsdd_random_ten_per_class_beats_chance_clearly(data_root, repo_params, 
     )
     subset = random_real_subset(features, 10, seed=0)
     protocol = dataclasses.replace(profile.protocol, epochs=100, seeds=(0, 1))
-    result = evaluate_set(subset.x, subset.y, features, dataclasses.replace(profile.model, width=32), protocol, CPU)
+    narrow = ModelSpec.parse({"width": 32}, "test", base=profile.model)
+    result = evaluate_set(subset.x, subset.y, features, narrow, protocol, CPU)
     assert result.test_mean > 0.5, result  # chance is 0.1
 
 
@@ -76,7 +84,7 @@ def test_vectorised_evaluation_equals_the_sequential_one():
 
     generator = torch.Generator().manual_seed(0)
     x, y = torch.randn(12, 1, 16, 16, generator=generator), torch.arange(4).repeat_interleave(3)
-    model = ModelParams(depth=2, width=8)
+    model = ModelSpec.of("convnet", depth=2, width=8)
     protocol = ProtocolParams(epochs=4, seeds=[0, 1, 2], batch_size=5, lr=0.05, lr_decay_at=0.5)  # 3 batches/epoch
     together, losses = train_networks(x, y, 4, model, protocol, torch.device("cpu"))
     for seed, network, loss in zip(protocol.seeds, together, losses, strict=True):
@@ -89,27 +97,24 @@ def test_vectorised_evaluation_equals_the_sequential_one():
 
 
 def _initial_first_layer(model, x):
-    from bench.models import build_convnet
-
-    return next(build_convnet(tuple(x.shape[1:]), 4, model, 0).parameters())
+    return next(build_model(model, tuple(x.shape[1:]), 4, 0).parameters())
 
 
 def test_evaluate_set_gives_the_same_accuracies_vectorised_or_not(feature_cache):
-    import dataclasses as dc
-
     from bench.data.registry import open_dataset as open_named
 
     params = {"datasets": {"synthetic": {"num_classes": 4, "clips_per_class": 24}}}
     feats = load_feature_set(open_named("synthetic", None, params), FEATURES, feature_cache)
     subset = random_real_subset(feats, 2, 0)
     protocol = ProtocolParams(epochs=4, seeds=[0, 1, 2], batch_size=64)
-    model = ModelParams(depth=2, width=8)
+    model = ModelSpec.of("convnet", depth=2, width=8)
     runs = {
         mode: evaluate_set(subset.x, subset.y, feats, model, protocol, torch.device("cpu"), vectorise=mode)
         for mode in ("on", "off")
     }
-    assert [s.test_accuracy for s in runs["on"].seeds] == [s.test_accuracy for s in runs["off"].seeds]
-    assert dc.asdict(runs["on"].seeds[0]).keys() == dc.asdict(runs["off"].seeds[0]).keys()
+    for field in ("seed", "test_accuracy", "validation_accuracy", "confusion"):
+        assert [getattr(s, field) for s in runs["on"].seeds] == [getattr(s, field) for s in runs["off"].seeds]
+    assert sum(map(sum, runs["on"].seeds[0].confusion)) == len(feats.test)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +133,7 @@ def test_accelerated_evaluation_still_learns(synthetic, names):
     channels_last only changes the memory layout, so its networks match the plain ones closely."""
     from bench.evaluation.acceleration import Acceleration
 
-    data = full_training_set(synthetic)
+    data = _full(synthetic)
     protocol = ProtocolParams(epochs=30, seeds=(0,))
     acceleration = Acceleration.parse(names)
     result = evaluate_set(data.x, data.y, synthetic, TINY_MODEL, protocol, CPU, acceleration=acceleration)
@@ -146,21 +151,28 @@ def test_chunked_training_matches_whole_batches_and_needs_a_per_sample_norm(synt
     from bench.errors import UserError
     from bench.evaluation.acceleration import Acceleration
 
-    monkeypatch.setattr("bench.models.convnet.CHUNK_ACTIVATION_BYTES", 1)  # pieces of MIN_CHUNK (8) items
-    data = full_training_set(synthetic)
+    monkeypatch.setattr("bench.models.base.CHUNK_ACTIVATION_BYTES", 1)  # pieces of MIN_CHUNK (8) items
+    data = _full(synthetic)
     protocol = ProtocolParams(epochs=3, seeds=(0,), batch_size=20)  # pieces of 8, 8 and 4
-    small_chunks = ModelParams(depth=2, width=16)
+    small_chunks = ModelSpec.of("convnet", depth=2, width=16)
     chunked = Acceleration.parse("chunked")
     plain, plain_loss = train_network(data.x, data.y, 4, small_chunks, protocol, 0, CPU)
-    model = build_convnet(tuple(data.x.shape[1:]), 4, small_chunks, 0)
+    model = build_model(small_chunks, tuple(data.x.shape[1:]), 4, 0)
     assert model.chunk < protocol.batch_size < len(data.x)  # several pieces per batch, several batches
     fast, fast_loss = train_network(data.x, data.y, 4, small_chunks, protocol, 0, CPU, acceleration=chunked)
     assert fast_loss == pytest.approx(plain_loss, rel=1e-4)
     for mine, theirs in zip(fast.parameters(), plain.parameters(), strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
-    with pytest.raises(UserError, match=r"chunked needs a per-sample norm; model\.norm batchnorm"):
+    with pytest.raises(UserError, match=r"chunked needs a per-sample norm; model .*'norm': 'batchnorm'"):
         train_network(
-            data.x, data.y, 4, ModelParams(depth=2, width=16, norm="batchnorm"), protocol, 0, CPU, acceleration=chunked
+            data.x,
+            data.y,
+            4,
+            ModelSpec.of("convnet", depth=2, width=16, norm="batchnorm"),
+            protocol,
+            0,
+            CPU,
+            acceleration=chunked,
         )
 
 
@@ -170,8 +182,8 @@ def test_unknown_acceleration_and_vectorised_acceleration_are_refused(synthetic)
 
     with pytest.raises(UserError, match=r"unknown option.*fp8"):
         Acceleration.parse("bf16,fp8")
-    data = full_training_set(synthetic)
-    with pytest.raises(UserError, match="--accelerate applies to sequential"):
+    data = _full(synthetic)
+    with pytest.raises(UserError, match="--accelerate and evaluation-time augmentation apply to sequential"):
         evaluate_set(
             data.x,
             data.y,

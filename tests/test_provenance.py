@@ -36,3 +36,49 @@ def test_an_installed_copy_takes_the_working_checkouts_commit_only_when_the_code
     (installed / "__init__.py").write_text("other = True\n")
     assert git_commit(installed, cwd=tmp_path / "suite") is None
     assert git_commit(installed, cwd=tmp_path) is None  # not a checkout at all
+
+
+def _digest_package(root: Path, files: dict[str, str]) -> str:
+    import sys
+
+    from bench import provenance
+
+    for name, text in files.items():
+        (root / "keypkg" / name).write_text(text)
+    provenance._module_summary.cache_clear()
+    provenance._top_level.cache_clear()
+    sys.path.insert(0, str(root))
+    try:
+        return provenance.source_digest("keypkg.technique")
+    finally:
+        sys.path.remove(str(root))
+        provenance._top_level.cache_clear()
+        provenance._module_summary.cache_clear()
+
+
+TECHNIQUE = '"""A technique."""\nfrom keypkg.maths import step\n\n\ndef run(x):\n    return step(x)\n'
+MATHS = '"""Maths it uses."""\n\n\ndef step(x):\n    # one step\n    return x + 1\n'
+BOARD = '"""The leaderboard: no result depends on it."""\n\n\ndef render():\n    return "table"\n'
+REGISTRY = '"""Names to classes."""\nfrom keypkg import technique, board  # noqa\n'
+
+
+def test_a_content_key_changes_when_and_only_when_the_code_that_computes_the_result_does(tmp_path):
+    (tmp_path / "keypkg").mkdir()
+    base = {"__init__.py": "", "technique.py": TECHNIQUE, "maths.py": MATHS, "board.py": BOARD}
+    base["registry.py"] = REGISTRY
+    first = _digest_package(tmp_path, base)
+    unchanged = {
+        "a comment": {**base, "maths.py": MATHS.replace("# one step", "# one step, explained at length")},
+        "a docstring": {**base, "maths.py": MATHS.replace("Maths it uses.", "The maths, documented better.")},
+        "an unrelated module": {**base, "board.py": BOARD.replace('"table"', '"a better table"')},
+        "a registry": {**base, "registry.py": REGISTRY + "EXTRA = 1\n"},
+        "formatting": {**base, "maths.py": MATHS.replace("return x + 1", "return (x  +  1)")},
+    }
+    for what, files in unchanged.items():
+        assert _digest_package(tmp_path, files) == first, f"editing {what} changed the key"
+    changed = {
+        "the technique": {**base, "technique.py": TECHNIQUE.replace("step(x)", "step(x) * 2")},
+        "code it imports": {**base, "maths.py": MATHS.replace("x + 1", "x + 2")},
+    }
+    for what, files in changed.items():
+        assert _digest_package(tmp_path, files) != first, f"editing {what} left the key unchanged"

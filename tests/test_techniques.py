@@ -6,15 +6,14 @@ import torch
 from bench.data.registry import get_dataset
 from bench.errors import UserError
 from bench.features.store import load_feature_set
-from bench.models import build_convnet
-from bench.params import ModelParams
+from bench.models import ModelSpec, build_model
 from bench.techniques import Budget, DistillContext, get_technique, technique_names
 from bench.techniques.coresets import herding_order, kcenter_order
 from bench.techniques.gradient_matching import class_gradient_loss, gradient_distance
 from tests.test_bad_input import FEATURES
 
 CPU = torch.device("cpu")
-MODEL = ModelParams(depth=2, width=16)
+MODEL = ModelSpec.of("convnet", depth=2, width=16)
 TINY = {
     "dm": {},
     "dc": {"batch_real": 16, "outer_loop": 2, "inner_loop": 2, "lr_img": 0.01},
@@ -35,11 +34,13 @@ def run(name, features, ipc, seed, tmp_path, **context):
     return technique.run(features, ipc, seed, Budget(ITERATIONS.get(name)), CPU)
 
 
-def test_the_registry_has_every_technique():
-    assert set(technique_names()) >= {"random", "herding", "kcenter", "prototype", "dm", "dc", "dsa", "mtt"}
+def test_the_registry_has_every_technique_and_random_is_a_reference_row():
+    assert set(technique_names()) >= {"herding", "kcenter", "prototype", "dm", "dc", "dsa", "mtt"}
+    with pytest.raises(UserError, match=r"unknown technique 'random'"):
+        get_technique("random")
 
 
-@pytest.mark.parametrize("name", ["random", "herding", "kcenter", "prototype", "dm", "dc", "dsa", "mtt"])
+@pytest.mark.parametrize("name", ["herding", "kcenter", "prototype", "dm", "dc", "dsa", "mtt"])
 def test_shapes_labels_determinism(synthetic, tmp_path, name):
     first = run(name, synthetic, 2, 0, tmp_path)
     assert first.x.shape == (8, 1, 16, 16)
@@ -47,7 +48,7 @@ def test_shapes_labels_determinism(synthetic, tmp_path, name):
     assert torch.isfinite(first.x).all()
     again = run(name, synthetic, 2, 0, tmp_path)
     assert torch.equal(first.x, again.x), "same seed must give the same synthetic set on CPU"
-    assert first.cost.wall_seconds >= 0 and first.cost.peak_memory_mb > 0
+    assert first.cost.wall_seconds > 0 and first.cost.peak_memory_mb > 0
     if name in ITERATIONS:
         assert first.cost.iterations == ITERATIONS[name] == len(first.history)
         other = run(name, synthetic, 2, 1, tmp_path)
@@ -90,7 +91,7 @@ def test_gradient_distance_is_zero_for_parallel_gradients_and_skips_biases():
 
 
 def test_vmap_gradient_matching_equals_the_per_class_loop():
-    net = build_convnet((1, 16, 16), 3, MODEL, 0)
+    net = build_model(MODEL, (1, 16, 16), 3, 0)
     generator = torch.Generator().manual_seed(0)
     real = list(torch.randn(3, 8, 1, 16, 16, generator=generator))
     start = torch.randn(3, 2, 1, 16, 16, generator=generator)
@@ -143,3 +144,41 @@ def test_experts_are_reused_and_stored_flat_in_half_precision(synthetic, tmp_pat
     assert trajectory.dtype == torch.float16 and trajectory.shape[0] == 3 + 1
     run("mtt", synthetic, 2, 0, tmp_path)  # another IPC reuses the same experts
     assert [f.stat().st_mtime_ns for f in files] == stamps
+
+
+def test_techniques_never_see_the_test_split(synthetic, tmp_path):
+    """A technique gets the training and validation splits only; reaching for test is a clear error."""
+
+    class Peeker(get_technique("herding")):
+        name = "peeker"
+
+        def distill(self, train_set, ipc, seed, budget, device, progress):
+            assert len(train_set.train) and len(train_set.validation)
+            return train_set.test  # never returns: the view has no test split
+
+    technique = Peeker(Peeker.configure("tiny"), DistillContext(model=MODEL, cache_dir=tmp_path))
+    with pytest.raises(UserError, match=r"synthetic: techniques never see the test split"):
+        technique.run(synthetic, 1, 0, Budget(), CPU)
+
+
+def test_an_iteration_override_is_checked_and_recorded(synthetic, tmp_path):
+    cls = get_technique("dm")
+    technique = cls(cls.configure("tiny"), DistillContext(model=MODEL, cache_dir=tmp_path))
+    with pytest.raises(UserError, match=r"--iterations must be at least 1, got -3"):
+        technique.run(synthetic, 1, 0, Budget(-3), CPU)
+    result = technique.run(synthetic, 1, 0, Budget(3), CPU)
+    assert result.params["iterations"] == 3 != cls.configure("tiny").iterations
+
+
+@pytest.mark.parametrize(
+    ("name", "override", "message"),
+    [
+        ("dm", {"batch_real": 0}, r"techniques.dm.batch_real: must be >= 1, got 0"),
+        ("dm", {"lr_img": -5}, r"techniques.dm.lr_img: must be > 0, got -5.0"),
+        ("mtt", {"syn_steps": -1}, r"techniques.mtt.syn_steps: must be >= 1, got -1"),
+        ("dc", {"outer_loop": 0}, r"techniques.dc.outer_loop: must be >= 1, got 0"),
+    ],
+)
+def test_parameter_ranges_are_checked_before_any_work(name, override, message):
+    with pytest.raises(UserError, match=message):
+        get_technique(name).configure("quick", override)

@@ -101,7 +101,7 @@ def evaluate(
     accelerate: str,
 ) -> None:
     """Score a set with evaluation tracks (default: the ConvNet protocol's FINAL-epoch test accuracy, mean ±
-    std over seeds, and the prototype score) and write one result record."""
+    std over seeds, and the nearest-mean score) and write one result record."""
     if (set_path is None) == (reference is None):
         raise UserError(f"give exactly one of --set FILE or --reference {'|'.join(reference_names())}")
     acceleration = Acceleration.parse(accelerate)

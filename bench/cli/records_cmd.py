@@ -23,7 +23,7 @@ def records() -> None:
 def migrate(paths: tuple[Path, ...], check: bool) -> None:
     """Convert schema-version-1 records under PATHS (files or folders) to version 2 in place, atomically.
     The numbers move unchanged: each v1 record's ConvNet results become results.convnet, its prototype score
-    results.prototype. Records already at version 2 are left alone."""
+    results.nearest-mean. Records already at version 2 are left alone."""
     files = sorted(p for root in paths for p in ([root] if root.is_file() else root.rglob("*.json")))
     migrated, current = [], 0
     for path in files:

@@ -2,7 +2,7 @@
 
 Version 1 kept one protocol's numbers at the top level (``protocol``, ``results.test_accuracy``,
 ``results.prototype_test_accuracy``, ``cost``). Version 2 keys results by track; the migration moves the
-ConvNet protocol's numbers under ``results.convnet`` and the prototype score under ``results.prototype``,
+ConvNet protocol's numbers under ``results.convnet`` and the prototype score under ``results.nearest-mean``,
 value for value. The v1 content key described code that no longer exists, so it is kept under
 ``migrated_from`` and the track keys are null: a migrated cell is reported stale by ``distrack run
 --dry-run`` until it is re-derived."""
@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.sets.references import is_reference
 
-PROTOTYPE_PROTOCOL = "prototype-random-net-v1"
+NEAREST_MEAN_PROTOCOL = "nearest-mean-random-net-v1"
 
 
 def _budget(record: dict[str, Any]) -> dict[str, int] | None:
@@ -49,8 +49,8 @@ def migrate_v1(record: dict[str, Any]) -> dict[str, Any]:
         convnet["acceleration"] = acceleration
     tracks = {"convnet": convnet}
     if results.get("prototype_test_accuracy"):
-        tracks["prototype"] = {
-            "protocol_id": PROTOTYPE_PROTOCOL,
+        tracks["nearest-mean"] = {
+            "protocol_id": NEAREST_MEAN_PROTOCOL,
             "params": {"seeds": results["seeds"]},
             "model": model,
             "key": None,

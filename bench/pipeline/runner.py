@@ -37,7 +37,7 @@ class SweepSettings:
     device: str
     outputs: str  # distilled sets go under <outputs>/sets/<profile>/<dataset>/<technique>/
     results: str  # records go under <results>/<profile>/<dataset>/<technique>/
-    tracks: tuple[str, ...] = ("convnet", "prototype")
+    tracks: tuple[str, ...] = ("convnet", "nearest-mean")
     dataset_dirs: dict[str, str] = field(default_factory=dict)
     stage: str = "all"
     checkpoint_every: int = 10

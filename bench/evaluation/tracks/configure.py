@@ -10,7 +10,7 @@ from bench.overrides import component_overrides
 from bench.params import ProtocolParams
 from bench.session import Session
 
-DEFAULT_TRACKS = ("convnet", "prototype")
+DEFAULT_TRACKS = ("convnet", "nearest-mean")
 
 
 def build_track(

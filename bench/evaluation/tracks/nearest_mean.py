@@ -1,6 +1,7 @@
-"""Prototype score: classify test clips by the nearest class mean of the set, in the embedding of a random,
+"""Nearest-mean score: classify test clips by the nearest class mean of the set, in the embedding of a random,
 untrained network of the profile's architecture (the original README's "prototype networks using random
-CNN"). No training, so it measures what the items are, not how well they train a network."""
+CNN"; named apart from the ``prototype`` technique, which makes class-mean sets). No training, so it
+measures what the items are, not how well they train a network."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from bench.sets.files import LabelledSet
 
 
 @dataclass(frozen=True)
-class PrototypeParams:
+class NearestMeanParams:
     pass
 
 
@@ -28,11 +29,11 @@ def _embed(model: torch.nn.Module, x: torch.Tensor, device: torch.device, batch:
 
 
 @register_track
-class PrototypeTrack(Track):
-    name = "prototype"
+class NearestMeanTrack(Track):
+    name = "nearest-mean"
     description = "nearest class mean of the set in a random, untrained network's embedding (no training)"
-    protocol_id = "prototype-random-net-v1"
-    Params = PrototypeParams
+    protocol_id = "nearest-mean-random-net-v1"
+    Params = NearestMeanParams
     requires = ("model:profile",)
 
     def describe(self) -> dict[str, Any]:
