@@ -21,7 +21,7 @@ from bench.techniques import Budget, DistillContext, get_technique
 # Depth 2: at depth 3 the last instance norm of an 8x8 input normalises over 2x2 values, which makes the
 # matching losses so sharp that gradient steps on the images diverge (measured: DC and MTT then lose to
 # random). Depth 2 keeps the ConvNet family and gives the literature's ordering.
-DIGITS_MODEL = ModelSpec.of("convnet", depth=2, width=32)
+DIGITS_MODEL = ModelSpec.parse({"architecture": "convnet", "depth": 2, "width": 32}, "model")
 # 8x8 inputs: the feature parameters are nominal (nothing is extracted), kept for the record's sake.
 DIGITS_FEATURES = FeatureParams(sample_rate=1, n_fft=1, hop_length=1, n_mels=8, frames=8)
 

@@ -7,7 +7,7 @@ from bench.models import ModelSpec, build_model
 
 @pytest.mark.parametrize("shape", [(1, 64, 101), (1, 40, 173), (1, 32, 32), (1, 8, 8), (1, 64, 63)])
 def test_any_spectrogram_size_works(shape):
-    model = build_model(ModelSpec.of("convnet", width=8), shape, 10, 0)
+    model = build_model(ModelSpec.parse({"architecture": "convnet", "width": 8}, "model"), shape, 10, 0)
     logits = model(torch.randn(3, *shape))
     assert logits.shape == (3, 10)
     logits.sum().backward()  # trainable end to end
@@ -16,12 +16,17 @@ def test_any_spectrogram_size_works(shape):
 @pytest.mark.parametrize("norm", ["instancenorm", "batchnorm", "layernorm", "groupnorm", "none"])
 @pytest.mark.parametrize("pooling", ["avgpool", "maxpool", "none"])
 def test_variants(norm, pooling):
-    model = build_model(ModelSpec.of("convnet", depth=2, width=8, norm=norm, pooling=pooling), (1, 16, 20), 4, 1)
+    model = build_model(
+        ModelSpec.parse({"architecture": "convnet", "depth": 2, "width": 8, "norm": norm, "pooling": pooling}, "model"),
+        (1, 16, 20),
+        4,
+        1,
+    )
     assert model(torch.randn(2, 1, 16, 20)).shape == (2, 4)
 
 
 def test_instance_norm_is_one_group_per_channel():
-    model = build_model(ModelSpec.of("convnet", depth=1, width=6), (1, 8, 8), 2, 0)
+    model = build_model(ModelSpec.parse({"architecture": "convnet", "depth": 1, "width": 6}, "model"), (1, 8, 8), 2, 0)
     norm = model.features[1]
     assert isinstance(norm, torch.nn.GroupNorm) and norm.num_groups == norm.num_channels == 6
 
@@ -30,10 +35,10 @@ def test_seeded_initialisation_is_reproducible_and_leaves_global_rng_alone():
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)
-    a = build_model(ModelSpec.of("convnet", width=8), (1, 16, 16), 5, 7)
+    a = build_model(ModelSpec.parse({"architecture": "convnet", "width": 8}, "model"), (1, 16, 16), 5, 7)
     after = torch.rand(1)
-    b = build_model(ModelSpec.of("convnet", width=8), (1, 16, 16), 5, 7)
-    c = build_model(ModelSpec.of("convnet", width=8), (1, 16, 16), 5, 8)
+    b = build_model(ModelSpec.parse({"architecture": "convnet", "width": 8}, "model"), (1, 16, 16), 5, 7)
+    c = build_model(ModelSpec.parse({"architecture": "convnet", "width": 8}, "model"), (1, 16, 16), 5, 8)
     assert torch.equal(before, after)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert not torch.equal(a.classifier.weight, c.classifier.weight)
@@ -41,12 +46,12 @@ def test_seeded_initialisation_is_reproducible_and_leaves_global_rng_alone():
 
 def test_too_small_input_is_a_clear_error():
     with pytest.raises(UserError, match=r"too small for depth 4"):
-        build_model(ModelSpec.of("convnet", depth=4, width=4), (1, 8, 8), 2, 0)
+        build_model(ModelSpec.parse({"architecture": "convnet", "depth": 4, "width": 4}, "model"), (1, 8, 8), 2, 0)
 
 
 def test_unknown_norm_is_named():
     with pytest.raises(UserError, match=r"model.norm: expected one of .*got 'weird'"):
-        build_model(ModelSpec.of("convnet", norm="weird"), (1, 8, 8), 2, 0)
+        build_model(ModelSpec.parse({"architecture": "convnet", "norm": "weird"}, "model"), (1, 8, 8), 2, 0)
 
 
 def _embed_and_input_grad(model, x):
@@ -59,7 +64,9 @@ def _embed_and_input_grad(model, x):
 def test_frozen_cpu_forward_is_chunked_and_bit_identical_to_one_pass():
     """Matching forwards (frozen random nets) run in cache-sized chunks on CPU; the result and the input
     gradient must not change by a single bit."""
-    model = build_model(ModelSpec.of("convnet", width=8), (1, 16, 16), 3, 0).requires_grad_(False)
+    model = build_model(
+        ModelSpec.parse({"architecture": "convnet", "width": 8}, "model"), (1, 16, 16), 3, 0
+    ).requires_grad_(False)
     x = torch.randn(50, 1, 16, 16, generator=torch.Generator().manual_seed(0))
     whole_chunk = model.chunk
     model.chunk = 10**9
@@ -76,8 +83,8 @@ def test_chunking_is_off_when_it_would_change_the_math():
     """Batch norm mixes items, and trainable weights sum gradients over the batch: no chunking then."""
     x = torch.randn(20, 1, 8, 8)
     for params, frozen in (
-        (ModelSpec.of("convnet", width=4, norm="batchnorm"), True),
-        (ModelSpec.of("convnet", width=4), False),
+        (ModelSpec.parse({"architecture": "convnet", "width": 4, "norm": "batchnorm"}, "model"), True),
+        (ModelSpec.parse({"architecture": "convnet", "width": 4}, "model"), False),
     ):
         model = build_model(params, (1, 8, 8), 2, seed=0).requires_grad_(not frozen)
         model.chunk = 1
@@ -109,7 +116,7 @@ def test_every_registered_family_trains_on_any_spectrogram_size(spec, shape):
 def test_the_resnet_keeps_frequency_and_averages_time():
     """The head pools time only: the embedding has one value per channel and frequency row (16 channels x
     4 rows after two stride-2 stages of a 16-bin input), not one per channel as a global pool gives."""
-    model = ModelSpec.of("resnet", width=4).build((1, 16, 16), 3, seed=0).eval()
+    model = ModelSpec.parse({"architecture": "resnet", "width": 4}, "model").build((1, 16, 16), 3, seed=0).eval()
     x = torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert model.embed(x).shape == (1, 16 * 4)
@@ -117,7 +124,7 @@ def test_the_resnet_keeps_frequency_and_averages_time():
 
 
 def test_a_variant_spec_starts_from_its_base():
-    base = ModelSpec.of("convnet", width=32, depth=3)
+    base = ModelSpec.parse({"architecture": "convnet", "width": 32, "depth": 3}, "model")
     narrow = ModelSpec.parse({"width": 16}, "pool.narrow", base=base)
     other = ModelSpec.parse({"architecture": "mlp"}, "pool.mlp", base=base)
     assert narrow.describe() == {**base.describe(), "width": 16}

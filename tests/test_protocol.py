@@ -18,7 +18,7 @@ from bench.sets.references import random_real_subset
 from tests.test_bad_input import FEATURES
 
 CPU = torch.device("cpu")
-TINY_MODEL = ModelSpec.of("convnet", depth=2, width=16)
+TINY_MODEL = ModelSpec.parse({"architecture": "convnet", "depth": 2, "width": 16}, "model")
 
 
 def _full(features):
@@ -84,7 +84,7 @@ def test_vectorised_evaluation_equals_the_sequential_one():
 
     generator = torch.Generator().manual_seed(0)
     x, y = torch.randn(12, 1, 16, 16, generator=generator), torch.arange(4).repeat_interleave(3)
-    model = ModelSpec.of("convnet", depth=2, width=8)
+    model = ModelSpec.parse({"architecture": "convnet", "depth": 2, "width": 8}, "model")
     protocol = ProtocolParams(epochs=4, seeds=[0, 1, 2], batch_size=5, lr=0.05, lr_decay_at=0.5)  # 3 batches/epoch
     together, losses = train_networks(x, y, 4, model, protocol, torch.device("cpu"))
     for seed, network, loss in zip(protocol.seeds, together, losses, strict=True):
@@ -107,7 +107,7 @@ def test_evaluate_set_gives_the_same_accuracies_vectorised_or_not(feature_cache)
     feats = load_feature_set(open_named("synthetic", None, params), FEATURES, feature_cache)
     subset = random_real_subset(feats, 2, 0)
     protocol = ProtocolParams(epochs=4, seeds=[0, 1, 2], batch_size=64)
-    model = ModelSpec.of("convnet", depth=2, width=8)
+    model = ModelSpec.parse({"architecture": "convnet", "depth": 2, "width": 8}, "model")
     runs = {
         mode: evaluate_set(subset.x, subset.y, feats, model, protocol, torch.device("cpu"), vectorise=mode)
         for mode in ("on", "off")
@@ -154,7 +154,7 @@ def test_chunked_training_matches_whole_batches_and_needs_a_per_sample_norm(synt
     monkeypatch.setattr("bench.models.base.CHUNK_ACTIVATION_BYTES", 1)  # pieces of MIN_CHUNK (8) items
     data = _full(synthetic)
     protocol = ProtocolParams(epochs=3, seeds=(0,), batch_size=20)  # pieces of 8, 8 and 4
-    small_chunks = ModelSpec.of("convnet", depth=2, width=16)
+    small_chunks = ModelSpec.parse({"architecture": "convnet", "depth": 2, "width": 16}, "model")
     chunked = Acceleration.parse("chunked")
     plain, plain_loss = train_network(data.x, data.y, 4, small_chunks, protocol, 0, CPU)
     model = build_model(small_chunks, tuple(data.x.shape[1:]), 4, 0)
@@ -168,7 +168,7 @@ def test_chunked_training_matches_whole_batches_and_needs_a_per_sample_norm(synt
             data.x,
             data.y,
             4,
-            ModelSpec.of("convnet", depth=2, width=16, norm="batchnorm"),
+            ModelSpec.parse({"architecture": "convnet", "depth": 2, "width": 16, "norm": "batchnorm"}, "model"),
             protocol,
             0,
             CPU,

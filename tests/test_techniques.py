@@ -13,7 +13,7 @@ from bench.techniques.gradient_matching import class_gradient_loss, gradient_dis
 from tests.test_bad_input import FEATURES
 
 CPU = torch.device("cpu")
-MODEL = ModelSpec.of("convnet", depth=2, width=16)
+MODEL = ModelSpec.parse({"architecture": "convnet", "depth": 2, "width": 16}, "model")
 TINY = {
     "dm": {},
     "dc": {"batch_real": 16, "outer_loop": 2, "inner_loop": 2, "lr_img": 0.01},

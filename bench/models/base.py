@@ -74,11 +74,6 @@ class ModelSpec:
             raw = {**dataclasses.asdict(base.params), **raw}
         return cls(architecture, parse_section(family.Params, raw, where))
 
-    @classmethod
-    def of(cls, architecture: str, **params: Any) -> ModelSpec:
-        """``ModelSpec.of("convnet", width=8)``: a spec from keyword params, checked like params.yaml's."""
-        return cls.parse({"architecture": architecture, **params}, f"model {architecture}")
-
     def describe(self) -> dict[str, Any]:
         return {"architecture": self.architecture, **dataclasses.asdict(self.params)}
 
