@@ -244,6 +244,50 @@ def test_four_workers_log_every_run_to_sqlite(tmp_path, monkeypatch):
     _assert_all_runs_logged(uri, result.output, 8)
 
 
+def _cli_command(params: Path, workdir: Path, *args: str) -> list[str]:
+    base = [sys.executable, "-m", "bench.cli.entry", "--params", str(params), "--cache-dir", str(workdir / "cache")]
+    paths = ["--outputs", str(workdir / "outputs"), "--results", str(workdir / "results")]
+    return [*base, "-q", "run", *paths, *args]
+
+
+def test_four_sweeps_started_at_once_on_a_fresh_sqlite_store_all_succeed_and_share_the_cells(tmp_path):
+    """Four processes, one fresh store, the same cells: every process succeeds, each cell is computed once
+    (the others wait for its lock and find it up to date), and the store opens afterwards."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    params = _params(tmp_path, techniques="[herding, kcenter, prototype]")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    command = _cli_command(params, tmp_path, "--sweep", "together")
+    processes = [
+        subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0, 0], outputs
+    done = sum(int(re.search(r"(\d+) done", out)[1]) for out in outputs)
+    fresh = sum(int(re.search(r"(\d+) up to date", out)[1]) for out in outputs)
+    assert (done, fresh) == (4, 12), outputs  # 4 cells, each computed by exactly one process
+    client = MlflowClient(tracking_uri=uri)
+    (experiment,) = [e for e in client.search_experiments() if e.name == "distrackted"]
+    parents = client.search_runs([experiment.experiment_id], filter_string="tags.`distrack.sweep` = 'together'")
+    assert len(parents) == 1
+    assert count_cell_runs(TrackingTarget(uri, experiment.experiment_id, parents[0].info.run_id)) == 4
+
+
+def test_an_unreachable_tracking_server_fails_at_once_naming_it(tmp_path):
+    port = _free_port()  # nothing listens there
+    params = _params(tmp_path, techniques="[prototype]")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}
+    finished = subprocess.run(
+        _cli_command(params, tmp_path), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert finished.returncode == 2
+    (line,) = finished.stderr.strip().splitlines()
+    assert f"MLflow tracking server http://127.0.0.1:{port} is unreachable" in line and "--no-tracking" in line
+    assert not (tmp_path / "results").exists()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

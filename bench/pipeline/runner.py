@@ -220,6 +220,17 @@ def _artefact_hook(session: Session, cell: GridCell, labelled: LabelledSet, reco
     return render
 
 
+def cell_lock(settings: SweepSettings, cell: GridCell, profile: str):
+    """One lock file per cell (under the outputs folder, never the committed results): a second sweep over the
+    same cells waits for a cell another process holds, then finds it up to date, so no cell is computed
+    twice. (A lock on a network filesystem is only as good as that filesystem's locking.)"""
+    from filelock import FileLock
+
+    path = Path(settings.outputs) / "locks" / profile / cell.dataset / f"{cell.slug}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path))
+
+
 def run_cell(settings: SweepSettings, cell: GridCell, tracking: TrackingTarget | None = None) -> CellOutcome:
     """Bring one cell up to date. Never raises for a failing cell: the outcome says what went wrong."""
     start = time.perf_counter()
@@ -229,42 +240,51 @@ def run_cell(settings: SweepSettings, cell: GridCell, tracking: TrackingTarget |
 
             torch.set_num_threads(settings.threads)
         session = settings.session()
-        state = cell_state(session, settings, cell)
-        profile = session.profile.name
-        set_path = cell.set_path(Path(settings.outputs), profile)
-        record_path = cell.record_path(Path(settings.results), profile)
-        if not state.stale or (settings.stage == "distill" and (state.set_ready or cell.kind == "reference")):
-            return CellOutcome(cell, "up to date", message=state.label)
-        if cell.kind == "technique" and not state.set_ready:
-            if settings.stage == "evaluate":
-                raise UserError(f"{set_path}: no distilled set for this cell's key; run the distill stage first")
-            _distill(session, settings, cell, state.set_key)
-        if settings.stage == "distill":
-            return CellOutcome(cell, "done", time.perf_counter() - start)
-        labelled, evaluated = _evaluand(session, cell, set_path, state.set_key)
-        earlier = state.earlier if evaluated["sha256"] == state.record_sha256 else {}
-        tracks = state.stale if earlier else state.tracks  # other results belong to another set: redo them all
-        record = evaluate_to_record(
-            session,
-            cell.dataset,
-            labelled,
-            record_path,
-            tracks,
-            evaluated,
-            keys=state.track_keys,
-            earlier=earlier,
-        )
-        run_id = None
-        if tracking is not None:
-            sidecar = read_sidecar(set_path) if cell.kind == "technique" else None
-            log = cell_log(session.profile.name, cell, state.set_key, record, sidecar)
-            if sidecar is not None:
-                log.artefacts = [set_path, set_path.with_suffix(".json")]
-            run_id = log_cell(tracking, log, _artefact_hook(session, cell, labelled, record_path))
-        main = main_summary(record, state.tracks[0].name) or {}
-        return CellOutcome(cell, "done", time.perf_counter() - start, main.get("mean"), main.get("std"), run_id=run_id)
+        with cell_lock(settings, cell, session.profile.name):
+            return _run_locked(settings, session, cell, tracking, start)
     except UserError as exc:
         return CellOutcome(cell, "failed", time.perf_counter() - start, message=str(exc))
     except Exception as exc:  # a worker must report, not vanish: the sweep lists every failure at the end
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return CellOutcome(cell, "failed", time.perf_counter() - start, message=detail)
+
+
+def _run_locked(
+    settings: SweepSettings, session: Session, cell: GridCell, tracking: TrackingTarget | None, start: float
+) -> CellOutcome:
+    """:func:`run_cell`'s work, with the cell's lock held: its state is read only once no other process can
+    be computing it."""
+    state = cell_state(session, settings, cell)
+    profile = session.profile.name
+    set_path = cell.set_path(Path(settings.outputs), profile)
+    record_path = cell.record_path(Path(settings.results), profile)
+    if not state.stale or (settings.stage == "distill" and (state.set_ready or cell.kind == "reference")):
+        return CellOutcome(cell, "up to date", message=state.label)
+    if cell.kind == "technique" and not state.set_ready:
+        if settings.stage == "evaluate":
+            raise UserError(f"{set_path}: no distilled set for this cell's key; run the distill stage first")
+        _distill(session, settings, cell, state.set_key)
+    if settings.stage == "distill":
+        return CellOutcome(cell, "done", time.perf_counter() - start)
+    labelled, evaluated = _evaluand(session, cell, set_path, state.set_key)
+    earlier = state.earlier if evaluated["sha256"] == state.record_sha256 else {}
+    tracks = state.stale if earlier else state.tracks  # other results belong to another set: redo them all
+    record = evaluate_to_record(
+        session,
+        cell.dataset,
+        labelled,
+        record_path,
+        tracks,
+        evaluated,
+        keys=state.track_keys,
+        earlier=earlier,
+    )
+    run_id = None
+    if tracking is not None:
+        sidecar = read_sidecar(set_path) if cell.kind == "technique" else None
+        log = cell_log(session.profile.name, cell, state.set_key, record, sidecar)
+        if sidecar is not None:
+            log.artefacts = [set_path, set_path.with_suffix(".json")]
+        run_id = log_cell(tracking, log, _artefact_hook(session, cell, labelled, record_path))
+    main = main_summary(record, state.tracks[0].name) or {}
+    return CellOutcome(cell, "done", time.perf_counter() - start, main.get("mean"), main.get("std"), run_id=run_id)

@@ -8,11 +8,14 @@ the database schema."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import random
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,8 @@ URI_ENV = "MLFLOW_TRACKING_URI"
 DEFAULT_URI = "sqlite:///mlflow.db"
 DEFAULT_ARTIFACTS = "mlartifacts"
 SWEEP_TAG = "distrack.sweep"
+PROBE_SECONDS = 5.0  # an HTTP tracking server must answer its health check this fast
+STORE_LOCK_SECONDS = 600.0  # the longest wait for another process to finish creating the SQLite store
 T = TypeVar("T")
 
 
@@ -75,11 +80,50 @@ def _is_local(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:", "/")) or "://" not in uri
 
 
+def _store_lock(uri: str):
+    """An embedded SQLite store is created (schema migrations and all) by whichever process opens it first;
+    two at once left it half-migrated. A lock file beside the database serialises opening it."""
+    from filelock import FileLock
+
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return contextlib.nullcontext()
+    database = Path(uri[len(prefix) :])
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(f"{database}.lock", timeout=STORE_LOCK_SECONDS)
+
+
+def check_reachable(uri: str, timeout: float = PROBE_SECONDS) -> None:
+    """An HTTP tracking server must answer its health check within ``timeout`` seconds; otherwise the sweep
+    fails at once instead of hanging in the client's retries."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered: the server is there
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(
+            f"MLflow tracking server {uri} is unreachable ({reason}); start it, fix MLFLOW_TRACKING_URI, "
+            "or pass --no-tracking"
+        ) from None
+
+
 def open_sweep(
     experiment: str, sweep: str, params: Mapping[str, Any], tags: Mapping[str, str], uri: str | None = None
 ) -> TrackingTarget:
     """Create the experiment if needed and find (by the ``distrack.sweep`` tag) or create the parent run."""
     uri = uri or tracking_uri()
+    check_reachable(uri)
+    with _store_lock(uri):
+        return _open_sweep(experiment, sweep, params, tags, uri)
+
+
+def _open_sweep(
+    experiment: str, sweep: str, params: Mapping[str, Any], tags: Mapping[str, str], uri: str
+) -> TrackingTarget:
     try:
         client = _client(uri)
         found = retrying(client.get_experiment_by_name, experiment)
