@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +14,51 @@ import torch
 
 from bench.data.registry import DatasetAdapter, open_dataset
 from bench.device import resolve_device
+from bench.errors import UserError
 from bench.features.store import FeatureSet, load_feature_set
-from bench.params import Profile, load_params, load_profile, resolve_data_root
+from bench.params import DEFAULT_PARAMS_FILE, Profile, load_params, load_profile, resolve_data_root
+from bench.writable import ensure_folder
 
 CACHE_ENV = "DISTRACK_CACHE_DIR"
 
 
+DEFAULT_PARAMS = "default_params.yaml"  # shipped inside the package: the suite runs from any folder
+
+
+def resolve_params_path(option: Path | None) -> Path:
+    """``--params`` if given (it must exist), else ``./params.yaml`` (a checkout), else the package's
+    defaults (the same file as the repository's params.yaml, so the suite works from any folder)."""
+    if option is not None:
+        if not Path(option).is_file():
+            raise UserError(f"{option}: parameters file not found (--params)")
+        return Path(option)
+    if Path(DEFAULT_PARAMS_FILE).is_file():
+        return Path(DEFAULT_PARAMS_FILE)
+    return Path(str(resources.files("bench").joinpath(DEFAULT_PARAMS)))
+
+
 @dataclass
 class Session:
-    params_path: Path
+    params_path: Path | None  # None: ./params.yaml, else the package's defaults
     profile_name: str | None
     data_root_option: Path | None
     cache_dir: Path
     device_name: str
     progress: bool
     dataset_dirs: dict[str, str]
-    _features: dict[tuple[str, bool], FeatureSet] = field(default_factory=dict, repr=False)
+    skip_bad: bool = False
+    _features: dict[str, FeatureSet] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def params_file(self) -> Path:
+        return resolve_params_path(self.params_path)
 
     @cached_property
     def params(self) -> dict[str, Any]:
-        params = load_params(self.params_path)
+        from bench.params_check import check_params
+
+        params = load_params(self.params_file)
+        check_params(params, str(self.params_file))
         datasets = params.setdefault("datasets", {}) or {}
         for name, directory in self.dataset_dirs.items():
             datasets.setdefault(name, {})["dir"] = directory
@@ -54,22 +80,20 @@ class Session:
     def dataset(self, name: str) -> DatasetAdapter:
         return open_dataset(name, self.data_root, self.params)
 
-    def features(self, name: str, skip_bad: bool = False) -> FeatureSet:
+    def features(self, name: str) -> FeatureSet:
         """Loaded once per session: a sweep cell asks for the same features for its key, its distillation,
-        its evaluation and its artefacts."""
-        key = (name, skip_bad)
-        if key not in self._features:
-            self._features[key] = self._load_features(name, skip_bad)
-        return self._features[key]
-
-    def _load_features(self, name: str, skip_bad: bool) -> FeatureSet:
-        return load_feature_set(
-            self.dataset(name),
-            self.profile.features_for(name),
-            self.cache_dir,
-            skip_bad=skip_bad,
-            progress=self.progress,
-        )
+        its evaluation and its artefacts. ``skip_bad`` (``--skip-bad``) skips unreadable audio files, counted
+        in the record, instead of stopping."""
+        if name not in self._features:
+            ensure_folder(self.cache_dir / "features", "--cache-dir")
+            self._features[name] = load_feature_set(
+                self.dataset(name),
+                self.profile.features_for(name),
+                self.cache_dir,
+                skip_bad=self.skip_bad,
+                progress=self.progress,
+            )
+        return self._features[name]
 
 
 def default_cache_dir() -> Path:

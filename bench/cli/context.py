@@ -8,4 +8,8 @@ from bench.session import CACHE_ENV, Session, default_cache_dir
 
 pass_session = click.make_pass_decorator(Session)
 
-__all__ = ["CACHE_ENV", "Session", "default_cache_dir", "pass_session"]
+skip_bad_option = click.option(
+    "--skip-bad", is_flag=True, help="Skip unreadable audio files (counted in the record and reported)."
+)
+
+__all__ = ["CACHE_ENV", "Session", "default_cache_dir", "pass_session", "skip_bad_option"]

@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from bench.cli.context import Session, pass_session
+from bench.cli.context import Session, pass_session, skip_bad_option
 from bench.pipeline.jobs import distill_to_file
 from bench.techniques import get_technique, technique_names
 from bench.techniques.configure import build_technique, technique_overrides
 from bench.techniques.mtt import TrajectoryMatching
+from bench.writable import ensure_writable
 
 
 @click.command()
@@ -25,7 +26,14 @@ from bench.techniques.mtt import TrajectoryMatching
 @click.option("--iterations", type=int, default=None, help="Override the technique's iteration budget.")
 @click.option("--param", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a technique parameter.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint beside --out, if any.")
-@click.option("--checkpoint-every", type=int, default=50, show_default=True, help="Iterations between checkpoints.")
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Iterations between checkpoints.",
+)
+@skip_bad_option
 @pass_session
 def distill(
     session: Session,
@@ -38,8 +46,11 @@ def distill(
     pairs: tuple[str, ...],
     resume: bool,
     checkpoint_every: int,
+    skip_bad: bool,
 ) -> None:
     """Distil DATASET into IPC items per class; write the set and a sidecar JSON atomically."""
+    session.skip_bad = skip_bad
+    ensure_writable(out, "--out")
     sidecar = distill_to_file(
         session,
         technique,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bench.cli.context import Session, pass_session
+from bench.cli.context import Session, pass_session, skip_bad_option
 from bench.errors import UserError
 from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.records import main_summary
@@ -16,6 +16,7 @@ from bench.hashing import sha256_file
 from bench.pipeline.jobs import describe_set, evaluate_to_record, load_set_for, read_sidecar
 from bench.sets.files import save_set as write_set
 from bench.sets.references import REFERENCES, reference_names
+from bench.writable import ensure_writable
 
 accelerate_option = click.option(
     "--accelerate",
@@ -84,6 +85,7 @@ def _parse_seeds(value: str | None) -> tuple[int, ...] | None:
     help="Train the seeds together with torch.func (auto: on CUDA when memory allows; same accuracies).",
 )
 @accelerate_option
+@skip_bad_option
 @pass_session
 def evaluate(
     session: Session,
@@ -99,11 +101,16 @@ def evaluate(
     save_set: Path | None,
     vectorise: str,
     accelerate: str,
+    skip_bad: bool,
 ) -> None:
     """Score a set with evaluation tracks (default: the ConvNet protocol's FINAL-epoch test accuracy, mean ±
     std over seeds, and the nearest-mean score) and write one result record."""
     if (set_path is None) == (reference is None):
         raise UserError(f"give exactly one of --set FILE or --reference {'|'.join(reference_names())}")
+    session.skip_bad = skip_bad
+    for path, option in ((out, "--out"), (save_set, "--save-set")):
+        if path is not None:
+            ensure_writable(path, option)
     acceleration = Acceleration.parse(accelerate)
     protocol = session.profile.protocol
     overrides = {k: v for k, v in (("epochs", epochs), ("seeds", _parse_seeds(seeds))) if v is not None}

@@ -17,7 +17,8 @@ from bench.samples import write_wavs
 @pass_session
 def features(session: Session, dataset: str, skip_bad: bool) -> None:
     """Extract (or reuse from the cache) the log-mel features of DATASET."""
-    feats = session.features(dataset, skip_bad=skip_bad)
+    session.skip_bad = skip_bad
+    feats = session.features(dataset)
     sizes = ", ".join(f"{k} {v}" for k, v in feats.split_sizes().items())
     origin = "cache hit" if feats.from_cache else "extracted"
     click.echo(f"{dataset}: {sizes}; items {feats.shape}; {origin} (key {feats.cache_key[:16]})")

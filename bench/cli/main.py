@@ -48,9 +48,9 @@ def _parse_dataset_dirs(values: tuple[str, ...]) -> dict[str, str]:
     "--params",
     "params_path",
     type=click.Path(path_type=Path),
-    default=DEFAULT_PARAMS_FILE,
-    show_default=True,
-    help="Parameters file (grid, profiles, dataset folders).",
+    default=None,
+    help=f"Parameters file (grid, profiles, dataset folders) [default: ./{DEFAULT_PARAMS_FILE}, else the "
+    "defaults shipped with the package; `distrack params show` prints what is in effect].",
 )
 @click.option("--profile", default=None, help="Profile to use (default: 'profile' in the params file).")
 @click.option(
@@ -77,7 +77,7 @@ def _parse_dataset_dirs(values: tuple[str, ...]) -> dict[str, str]:
 @click.pass_context
 def cli(
     ctx: click.Context,
-    params_path: Path,
+    params_path: Path | None,
     profile: str | None,
     data_root: Path | None,
     dataset_dirs: tuple[str, ...],
@@ -108,6 +108,7 @@ def _register_commands() -> None:
         evaluate_cmd,
         features_cmd,
         leaderboard_cmd,
+        params_cmd,
         records_cmd,
         run_cmd,
         submission_cmd,
@@ -124,6 +125,7 @@ def _register_commands() -> None:
     cli.add_command(tracks_cmd.tracks)
     cli.add_command(tracks_cmd.models)
     cli.add_command(records_cmd.records)
+    cli.add_command(params_cmd.params)
     cli.add_command(run_cmd.run)
     cli.add_command(leaderboard_cmd.leaderboard)
     cli.add_command(submission_cmd.validate)

@@ -143,7 +143,7 @@ def run(
     distillation continues from its checkpoint. Writes are atomic: Ctrl-C or a kill never leaves a
     half-written set or record.
     """
-    params_path = grid_path or session.params_path
+    params_path = grid_path or session.params_file
     grid = load_grid(load_params(params_path))
     cells = select(expand(grid), parse_only(only))
     if not cells:

@@ -29,7 +29,7 @@ def validate(session: Session, technique: str, iterations: int, pairs: tuple[str
     and labels, no NaN, budget, determinism and resume, on the built-in synthetic dataset (seconds).
 
     Exits 1 when a check fails."""
-    overrides = technique_overrides(session, technique, pairs) if session.params_path.is_file() else {}
+    overrides = technique_overrides(session, technique, pairs)
     checks = validate_technique(technique, overrides, iterations)
     click.echo(tabulate([[c.status, c.name, c.detail] for c in checks], headers=["", "check", "detail"]))
     failed = [c.name for c in checks if c.status == FAIL]
@@ -72,7 +72,7 @@ def submit(
 
     if (out / "bundle.json").exists():
         raise UserError(f"{out}: already holds a bundle; choose another --out or delete it")
-    params_path = grid_path or session.params_path
+    params_path = grid_path or session.params_file
     grid = load_grid(load_params(params_path))
     get_technique(technique)  # a clear error for a name that is not registered
     grid_cells = [GridCell(d, technique, k, s) for d in grid.datasets for k in grid.ipc for s in grid.seeds]

@@ -22,6 +22,7 @@ from bench.session import Session
 from bench.sets.files import LabelledSet, load_set, save_set, tensor_digest
 from bench.techniques import Budget
 from bench.techniques.configure import build_technique
+from bench.writable import write_or_rescue
 
 
 def validation_monitor(session: Session, dataset: str) -> Callable[[torch.Tensor, torch.Tensor, float | None], float]:
@@ -82,7 +83,8 @@ def distill_to_file(
         "data_hash": feats.data_hash,
         **(extra or {}),
     }
-    save_set(out, result.to_labelled(metadata))
+    labelled = result.to_labelled(metadata)
+    write_or_rescue(out, lambda path: save_set(path, labelled), "distilled set")
     sidecar = {
         **metadata,
         "technique": technique,
@@ -94,7 +96,7 @@ def distill_to_file(
         "loss_history": result.history,
         "validation_history": [list(pair) for pair in result.monitored],
     }
-    write_json_atomic(out.with_suffix(".json"), sidecar)
+    write_or_rescue(out.with_suffix(".json"), lambda path: write_json_atomic(path, sidecar), "set's sidecar")
     checkpoint.unlink(missing_ok=True)
     return sidecar
 
@@ -176,7 +178,7 @@ def evaluate_to_record(
         evaluated=evaluated,
         results=results,
     )
-    write_record(out, record)
+    write_or_rescue(out, lambda path: write_record(path, record), "result record")
     return record
 
 
