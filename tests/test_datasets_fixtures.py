@@ -154,3 +154,39 @@ def test_synthetic_is_deterministic_and_class_dependent():
 def test_hash_split_is_stable():
     assert hash_split("speaker-a", 10, 10) == hash_split("speaker-a", 10, 10)
     assert {hash_split(f"s{i}", 10, 10) for i in range(200)} == {"train", "validation", "test"}
+
+
+def test_audiofolder_reads_mp3_and_counts_what_it_passes_over(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from bench.data.registry import get_dataset
+
+    root = tmp_path / "mine"
+    for label in ("low", "high"):
+        for n in range(12):
+            path = root / label / f"{label}_{n}.mp3"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tone = 0.3 * np.sin(2 * np.pi * (200 if label == "low" else 900) * np.arange(4000) / 8000)
+            sf.write(str(path), tone.astype(np.float32), 8000, format="MP3")
+    (root / "low" / "notes.txt").write_text("not audio")
+    (root / "high" / "cover.jpg").write_bytes(b"\xff\xd8")
+    adapter = get_dataset("audiofolder").from_config(tmp_path, {"dir": "mine"})
+    index = adapter.index()
+    assert index.class_names == ["high", "low"] and len(index.clips) == 24
+    assert adapter.ignored == {"not audio (.txt)": 1, "not audio (.jpg)": 1}
+    wave, rate = adapter.read(index.clips[0])
+    assert rate == 8000 and len(wave) >= 4000
+
+
+def test_a_folder_of_nothing_readable_says_what_it_passed_over(tmp_path):
+    import pytest
+
+    from bench.data.registry import get_dataset
+    from bench.errors import DataError
+
+    for label in ("a", "b"):
+        (tmp_path / "mine" / label).mkdir(parents=True)
+        (tmp_path / "mine" / label / "clip.m4a").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"audiofolder: no clips found under .*files ignored: 2 not audio \(\.m4a\)"):
+        get_dataset("audiofolder").from_config(tmp_path, {"dir": "mine"}).index()

@@ -73,3 +73,22 @@ def test_resplit_reproduces_the_shared_speech_commands_lists(data_root, tmp_path
         shared = [line for line in (source / name).read_text().split() if line.split("/")[0] in ("yes", "stop")]
         assert sorted((tmp_path / "mini" / name).read_text().split()) == sorted(shared)
     assert counts["left_out"] == 0 and counts["train"] > counts["test"] > counts["validation"] > 0
+
+
+def test_philharmonia_reads_its_mp3s_and_never_splits_a_pitch(data_root, repo_params):
+    adapter = open_dataset("philharmonia", data_root, repo_params)
+    index = adapter.index()
+    assert len(index.class_names) == 12 and "french horn" in index.class_names
+    counts = index.counts()
+    assert sum(map(sum, counts.values())) == 1440  # every clip of the shared copy
+    for split, share in (("test", 0.2), ("validation", 0.1)):
+        for label, n in enumerate(counts[split]):
+            total = sum(counts[s][label] for s in counts)
+            assert abs(n - share * total) <= 8, (split, index.class_names[label], n, total)  # stratified
+    groups = _split_groups(index)
+    assert not groups["train"] & groups["test"] and not groups["train"] & groups["validation"]
+    assert not groups["validation"] & groups["test"]
+    assert all(c.group == f"{c.key.split('/')[0]}/{c.source.stem.split('_')[1]}" for c in index.clips)
+    assert adapter.ignored == {}
+    wave, rate = adapter.read(index.clips[0])
+    assert rate == 44100 and wave.ndim == 1 and len(wave) > 1000

@@ -46,6 +46,8 @@ def list_datasets(session: Session, as_json: bool) -> None:
                     subset=index.subset_note,
                     **{split: sum(per_class) for split, per_class in counts.items()},
                 )
+                if adapter.ignored:
+                    entry["ignored"] = dict(adapter.ignored)
         rows.append(entry)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -70,6 +72,9 @@ def list_datasets(session: Session, as_json: bool) -> None:
     for row in rows:
         if "problem" in row:
             click.echo(f"\n{row['name']}: {row['problem']}")
+        if "ignored" in row:
+            passed = "; ".join(f"{n} {reason}" for reason, n in sorted(row["ignored"].items()))
+            click.echo(f"\n{row['name']}: files ignored by the layout: {passed}")
 
 
 @datasets.command("fetch")

@@ -9,7 +9,7 @@ import soundfile as sf
 
 from bench.errors import DataError
 
-AUDIO_EXTENSIONS = (".wav", ".ogg", ".flac", ".au", ".aiff", ".aif")
+AUDIO_EXTENSIONS = (".wav", ".ogg", ".flac", ".mp3", ".au", ".aiff", ".aif")  # libsndfile >= 1.1 reads mp3
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:

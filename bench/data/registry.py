@@ -44,6 +44,7 @@ class DatasetAdapter(abc.ABC):
         self.root = root
         self.options = options if options is not None else self.Options()
         self.limit_per_class = limit_per_class
+        self.ignored: dict[str, int] = {}  # files the last scan passed over, by reason
 
     @classmethod
     def from_config(cls, data_root: Path | None, config: Mapping[str, Any] | None) -> DatasetAdapter:
@@ -81,9 +82,19 @@ class DatasetAdapter(abc.ABC):
             )
         return self.root
 
+    def ignore(self, reason: str) -> None:
+        """Count a file the scan passes over (wrong extension, unexpected name ...), so it is reported."""
+        self.ignored[reason] = self.ignored.get(reason, 0) + 1
+
+    def ignored_summary(self) -> str:
+        return "; ".join(f"{count} {reason}" for reason, count in sorted(self.ignored.items()))
+
     def index(self) -> ClipIndex:
         """Scan the layout and check the split is sound."""
+        self.ignored = {}
         index = self.scan()
+        if not index.clips and self.ignored:
+            raise DataError(f"{self.name}: no clips found under {self.root}; files ignored: {self.ignored_summary()}")
         if self.limit_per_class is not None:
             index = index.limited(self.limit_per_class)
         index.validate()

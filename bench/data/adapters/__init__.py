@@ -6,6 +6,7 @@ from bench.data.adapters import (  # noqa: F401
     esc,
     fsdd,
     gtzan,
+    philharmonia,
     speechcommands,
     synthetic,
     urbansound8k,

@@ -12,7 +12,7 @@ from bench.errors import DataError
 class AudioFolder(DatasetAdapter):
     info = DatasetInfo(
         name="audiofolder",
-        description="Your own data: <dir>/<class>/<clip>.wav|.flac|.ogg, split by a hash of each file name",
+        description="Your own data: <dir>/<class>/<clip>.wav|.flac|.ogg|.mp3, split by a hash of each file name",
         default_dir="audiofolder",
     )
     Options = HashSplitOptions
@@ -24,7 +24,10 @@ class AudioFolder(DatasetAdapter):
             raise DataError(f"audiofolder: {root} has no class folders (expected <class>/<clip>.wav)")
         clips = []
         for label, class_dir in enumerate(class_dirs):
-            for path in sorted(p for p in class_dir.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS):
+            for path in sorted(class_dir.iterdir()):
+                if path.suffix.lower() not in AUDIO_EXTENSIONS or not path.is_file():
+                    self.ignore(f"not audio ({path.suffix or 'no extension'})" if path.is_file() else "folders")
+                    continue
                 key = f"{class_dir.name}/{path.stem}"
                 split = hash_split(key, self.options.validation_pct, self.options.test_pct)
                 clips.append(Clip(key=key, label=label, group=key, split=split, source=path))
