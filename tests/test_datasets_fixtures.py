@@ -1,6 +1,7 @@
 """Adapters without shared data, on small trees written here in each dataset's official layout."""
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,10 @@ def test_registry_has_every_required_adapter():
         "gtzan",
         "audiofolder",
         "synthetic",
+        "philharmonia",
+        "vocalsound",
+        "cochlscene",
+        "fma_small",
     }
 
 
@@ -190,3 +195,179 @@ def test_a_folder_of_nothing_readable_says_what_it_passed_over(tmp_path):
         (tmp_path / "mine" / label / "clip.m4a").write_bytes(b"x")
     with pytest.raises(DataError, match=r"audiofolder: no clips found under .*files ignored: 2 not audio \(\.m4a\)"):
         get_dataset("audiofolder").from_config(tmp_path, {"dir": "mine"}).index()
+
+
+# --- official layouts of datasets these machines cannot download (issue 20), written here file by file ---
+
+
+def _write_vocalsound(root: Path, write_audio, speakers: dict[str, list[str]]) -> None:
+    labels = ["cough", "laughter", "sigh", "sneeze", "sniff", "throatclearing"]
+    root.mkdir(parents=True)
+    with open(root / "class_labels_indices_vs.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "mid", "display_name"])
+        for index, label in enumerate(["Laughter", "Sigh", "Cough", "Throat clearing", "Sneeze", "Sniff"]):
+            writer.writerow([index, f"/m/{index}", label])
+    (root / "meta").mkdir()
+    for split_file, ids in speakers.items():
+        entries = [[speaker, "Female", "30", "Canada", "English", "no"] for speaker in ids]
+        (root / "meta" / split_file).write_text(json.dumps(entries))
+        for speaker in ids:
+            for label in labels:
+                write_audio(root / "audio_16k" / f"{speaker}_0_{label}.wav", freq=200 + 60 * labels.index(label))
+
+
+VOCAL_SPEAKERS = {"tr_meta.json": ["f0001", "m0002", "f0003"], "val_meta.json": ["m0004"], "te_meta.json": ["f0005"]}
+
+
+def test_vocalsound_uses_the_releases_speaker_split(tmp_path, write_audio):
+    _write_vocalsound(tmp_path / "vocalsound", write_audio, VOCAL_SPEAKERS)
+    write_audio(tmp_path / "vocalsound" / "audio_16k" / "f0099_0_cough.wav")  # a speaker no split lists
+    adapter = open_dataset("vocalsound", tmp_path, _params("vocalsound"))
+    index = adapter.index()
+    assert index.class_names == ["laughter", "sigh", "cough", "throatclearing", "sneeze", "sniff"]
+    assert {s: sum(n) for s, n in index.counts().items()} == {"train": 18, "validation": 6, "test": 6}
+    assert {c.group for c in index.split("test")} == {"f0005"}
+    assert adapter.ignored == {"speaker in no split of meta/": 1}
+    _groups_disjoint(index)
+
+
+@pytest.mark.parametrize(
+    ("break_it", "message"),
+    [
+        (lambda root: (root / "meta" / "te_meta.json").unlink(), r"missing .*te_meta.json"),
+        (lambda root: (root / "audio_16k" / "f0001_0_yawn.wav").write_bytes(b""), r"unknown class 'yawn'"),
+        (
+            lambda root: (root / "meta" / "te_meta.json").write_text(json.dumps([["f0001", "Female"]])),
+            r"speaker f0001 is also in the train split",
+        ),
+    ],
+    ids=["missing-metadata", "unknown-class", "speaker-in-two-splits"],
+)
+def test_a_malformed_vocalsound_tree_is_one_clear_error(tmp_path, write_audio, break_it, message):
+    _write_vocalsound(tmp_path / "vocalsound", write_audio, VOCAL_SPEAKERS)
+    break_it(tmp_path / "vocalsound")
+    with pytest.raises(DataError, match=message):
+        open_dataset("vocalsound", tmp_path, _params("vocalsound")).index()
+
+
+def _write_cochlscene(root: Path, write_audio, scenes=("Bus", "Cafe", "Street")) -> None:
+    for folder, count in (("Train", 4), ("Val", 2), ("Test", 2)):
+        for scene in scenes:
+            for n in range(count):
+                write_audio(root / folder / scene / f"{scene}_{folder.lower()}{n:03d}.wav", freq=300 + 100 * len(scene))
+
+
+def test_cochlscene_uses_its_split_folders(tmp_path, write_audio):
+    _write_cochlscene(tmp_path / "CochlScene", write_audio)
+    (tmp_path / "CochlScene" / "Train" / "Bus" / "README.txt").write_text("x")
+    adapter = open_dataset("cochlscene", tmp_path, {})
+    index = adapter.index()
+    assert index.class_names == ["Bus", "Cafe", "Street"]
+    assert {s: sum(n) for s, n in index.counts().items()} == {"train": 12, "validation": 6, "test": 6}
+    assert adapter.ignored == {"not .wav (.txt)": 1}
+
+
+@pytest.mark.parametrize(
+    ("break_it", "message"),
+    [
+        (lambda root: __import__("shutil").rmtree(root / "Val"), r"missing split folder .*Val"),
+        (lambda root: (root / "Test" / "Library").mkdir(), r"other scene folders than Train \(Library\)"),
+        (
+            lambda root: __import__("shutil").copy(root / "Train" / "Bus" / "Bus_train000.wav", root / "Test" / "Bus"),
+            r"Bus/Bus_train000 is in both Train and Test",
+        ),
+    ],
+    ids=["missing-split", "unknown-class", "clip-in-two-splits"],
+)
+def test_a_malformed_cochlscene_tree_is_one_clear_error(tmp_path, write_audio, break_it, message):
+    _write_cochlscene(tmp_path / "CochlScene", write_audio)
+    break_it(tmp_path / "CochlScene")
+    with pytest.raises(DataError, match=message):
+        open_dataset("cochlscene", tmp_path, {}).index()
+
+
+def _write_mp3(path: Path, freq: float) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tone = 0.3 * np.sin(2 * np.pi * freq * np.arange(4000) / 8000)
+    sf.write(str(path), tone.astype(np.float32), 8000, format="MP3")
+
+
+def _write_fma(root: Path, write_audio) -> None:
+    """tracks.csv as the release writes it: a two-row header (group, column), then the track_id row."""
+    rows = []
+    genres = ["Hip-Hop", "Rock", "Folk"]
+    for n in range(24):
+        track = 2 + 137 * n
+        split = ("test", "validation", "training", "training")[(n // 3) % 4]  # each triple holds every genre
+        subset = "medium" if n == 23 else "small"
+        rows.append([track, "x", split, subset, genres[n % 3]])
+        if subset == "small" and n != 22:  # track 22's file is absent
+            _write_mp3(root / "fma_small" / f"{track:06d}"[:3] / f"{track:06d}.mp3", 150 + 50 * (n % 3))
+    (root / "fma_metadata").mkdir(parents=True)
+    with open(root / "fma_metadata" / "tracks.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["", "album", "set", "set", "track"])
+        writer.writerow(["", "comments", "split", "subset", "genre_top"])
+        writer.writerow(["track_id", "", "", "", ""])
+        writer.writerows(rows)
+
+
+def test_fma_small_reads_the_releases_metadata_and_split(tmp_path, write_audio):
+    _write_fma(tmp_path / "fma", write_audio)
+    adapter = open_dataset("fma_small", tmp_path, {})
+    index = adapter.index()
+    assert index.class_names == ["Folk", "Hip-Hop", "Rock"]
+    assert {s: sum(n) for s, n in index.counts().items()} == {"train": 10, "validation": 6, "test": 6}
+    assert adapter.ignored == {"listed in tracks.csv, file absent": 1}
+    assert index.clips[0].source.name == "000002.mp3" and index.clips[0].source.parent.name == "000"
+
+
+def test_a_malformed_fma_tree_is_one_clear_error(tmp_path, write_audio):
+    _write_fma(tmp_path / "fma", write_audio)
+    meta = tmp_path / "fma" / "fma_metadata" / "tracks.csv"
+    meta.write_text(meta.read_text().replace("genre_top", "genre"))
+    with pytest.raises(DataError, match=r"tracks.csv: missing column\(s\) track.genre_top"):
+        open_dataset("fma_small", tmp_path, {}).index()
+    meta.unlink()
+    with pytest.raises(DataError, match=r"fma_small: missing .*tracks.csv"):
+        open_dataset("fma_small", tmp_path, {}).index()
+
+
+def _write_speech_commands(root: Path, write_audio, words: list[str]) -> None:
+    for word in words:
+        for speaker in ("aa11", "bb22", "cc33", "dd44", "ee55"):
+            write_audio(root / word / f"{speaker}_nohash_0.wav", freq=200 + 20 * len(word))
+    write_audio(root / "_background_noise_" / "white_noise.wav", seconds=2.0)
+    (root / "testing_list.txt").write_text("".join(f"{w}/ee55_nohash_0.wav\n" for w in words))
+    (root / "validation_list.txt").write_text("".join(f"{w}/dd44_nohash_0.wav\n" for w in words))
+
+
+THIRTY_FIVE = (
+    *("backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward", "four", "go"),
+    *("happy", "house", "learn", "left", "marvin", "nine", "no", "off", "on", "one", "right", "seven"),
+    *("sheila", "six", "stop", "three", "tree", "two", "up", "visual", "wow", "yes", "zero"),
+)
+
+
+def test_full_speech_commands_35_words_and_what_the_10_keyword_task_ignores(tmp_path, write_audio):
+    _write_speech_commands(tmp_path / "sc", write_audio, list(THIRTY_FIVE))
+    adapter = get_dataset("speechcommands").from_config(tmp_path, {"dir": "sc", "all_words": True})
+    everything = adapter.index()
+    assert len(everything.class_names) == 35 and everything.class_names == sorted(THIRTY_FIVE)
+    assert {s: sum(n) for s, n in everything.counts().items()} == {"train": 105, "validation": 35, "test": 35}
+    assert adapter.ignored == {"background-noise folder": 1}
+    ten = get_dataset("speechcommands").from_config(tmp_path, {"dir": "sc"})
+    assert len(ten.index().class_names) == 10
+    assert ten.ignored == {"background-noise folder": 1, "word folders outside the task": 25}
+
+
+def test_a_clip_in_both_official_lists_is_refused(tmp_path, write_audio):
+    _write_speech_commands(tmp_path / "sc", write_audio, ["yes", "no", *THIRTY_FIVE[:8]])
+    listed = tmp_path / "sc" / "validation_list.txt"
+    listed.write_text(listed.read_text() + "yes/ee55_nohash_0.wav\n")
+    with pytest.raises(DataError, match=r"yes/ee55_nohash_0.wav is in both testing_list.txt and validation_list"):
+        get_dataset("speechcommands").from_config(tmp_path, {"dir": "sc", "all_words": True}).index()

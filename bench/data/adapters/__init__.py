@@ -3,11 +3,14 @@
 from bench.data.adapters import (  # noqa: F401
     audiofolder,
     audiomnist,
+    cochlscene,
     esc,
+    fma,
     fsdd,
     gtzan,
     philharmonia,
     speechcommands,
     synthetic,
     urbansound8k,
+    vocalsound,
 )

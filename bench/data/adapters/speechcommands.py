@@ -1,4 +1,10 @@
-"""Speech Commands v0.02: ``<word>/<speaker>_nohash_<n>.wav`` with the official split lists."""
+"""Speech Commands v0.02: ``<word>/<speaker>_nohash_<n>.wav`` with the official split lists.
+
+The default task is the 10 keywords (yes, no, up, down, left, right, on, off, stop, go); ``all_words: true``
+takes every one of the release's 35 word folders as a class instead. The 12-class KWS variant's
+``_unknown_`` (other words pooled) and ``_silence_`` (1 s slices of ``_background_noise_``) classes are not
+built: folders of words outside the task and ``_background_noise_`` are counted as ignored, so a result is
+always on real, single-word clips. A file listed in both official lists is refused."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go
 @dataclass(frozen=True)
 class SpeechCommandsOptions:
     keywords: tuple[str, ...] = KEYWORDS
+    all_words: bool = False  # every word folder of the release (35 in v0.02) instead of ``keywords``
     # Set when the directory holds a subset of the release (e.g. the shared mini copy): every record of a
     # result on it then says so.
     subset_note: str | None = None
@@ -44,7 +51,15 @@ class SpeechCommands(DatasetAdapter):
             if not path.is_file():
                 raise DataError(f"speechcommands: missing {path} (official v0.02 layout)")
             lists[split] = {line.strip() for line in path.read_text().splitlines() if line.strip()}
-        keywords = list(self.options.keywords)
+        twice = sorted(lists["test"] & lists["validation"])
+        if twice:
+            raise DataError(f"speechcommands: {twice[0]} is in both testing_list.txt and validation_list.txt")
+        folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        words = [name for name in folders if not name.startswith("_")]
+        keywords = words if self.options.all_words else list(self.options.keywords)
+        for name in folders:
+            if name not in keywords:
+                self.ignore("background-noise folder" if name.startswith("_") else "word folders outside the task")
         clips = []
         for label, word in enumerate(keywords):
             folder = root / word
