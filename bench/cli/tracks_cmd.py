@@ -15,6 +15,11 @@ from bench.models import MODELS
 from bench.sets.references import REFERENCES
 
 
+def _shown(value: object) -> str:
+    """A mapping parameter (cross-arch's pool) by its names; the rest as they are."""
+    return "[" + ", ".join(map(str, value)) + "]" if isinstance(value, dict) else str(value)
+
+
 def _source(registry, name: str) -> str:
     return "plug-in" if registry.is_plugin(name) else "built-in"
 
@@ -62,7 +67,7 @@ def tracks(session: Session, as_json: bool, dataset: str | None) -> None:
             r["kind"],
             r["protocol_id"],
             r["description"],
-            ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "-",
+            ", ".join(f"{k}={_shown(v)}" for k, v in r["params"].items()) or "-",
             r["source"],
         ]
         for r in rows

@@ -133,7 +133,9 @@ def _track_section(cells: Sequence[BoardCell], out_dir: Path, profile: str, trac
             target = out_dir / "plots" / f"{profile}-{dataset}.png"
             if accuracy_vs_ipc(mine, dataset, track, target, f"{dataset} ({profile} profile, {track})"):
                 lines += [f"![{dataset}: accuracy vs IPC](plots/{profile}-{dataset}.png)", ""]
-        lines += ["#### Confusion matrices", "", *_confusion_section(mine, out_dir, profile, track)]
+        confusion = _confusion_section(mine, out_dir, profile, track)
+        if confusion:
+            lines += ["#### Confusion matrices", "", *confusion]
     lines += ["#### Per technique", ""]
     for technique in tables.technique_order(mine):
         if any(c.is_reference and c.ipc is None for c in mine if c.technique == technique):
