@@ -19,7 +19,7 @@ from bench.registry import Registry
 from bench.techniques.registry import TECHNIQUES
 from bench.typed import did_you_mean, parse_section, reject_unknown
 
-TOP_LEVEL = ("data_root", "profile", "datasets", "profiles", "techniques", "tracks", "grid")
+TOP_LEVEL = ("data_root", "models_root", "profile", "datasets", "profiles", "techniques", "tracks", "grid")
 DATASET_KEYS = ("dir", "limit_per_class")  # read by every adapter; the rest are its typed options
 
 

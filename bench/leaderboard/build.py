@@ -97,7 +97,7 @@ def _confusion_section(cells: Sequence[BoardCell], out_dir: Path, profile: str, 
             [sum(e["confusion"][i][j] for e in entries) for j in range(len(entries[0]["confusion"]))]
             for i in range(len(entries[0]["confusion"]))
         ]
-        rel = f"confusion/{profile}/{cell.dataset}/{cell.technique}-ipc{cell.ipc}.png"
+        rel = f"confusion/{profile}/{cell.dataset}/{track}/{cell.technique}-ipc{cell.ipc}.png"
         title = f"{cell.dataset}: {cell.technique}, IPC {cell.ipc} ({track}, {profile})"
         confusion_png(matrix, cell.records[0]["dataset"]["classes"], out_dir / rel, title)
         links.setdefault((cell.dataset, cell.technique), {})[cell.ipc] = rel
@@ -125,6 +125,9 @@ def _track_section(cells: Sequence[BoardCell], out_dir: Path, profile: str, trac
         detail = tables.breakdown(mine, track, dataset, ipc)
         if detail is not None:
             lines += [f"#### {dataset}, IPC {ipc}: per part", "", detail, ""]
+    confusion = _confusion_section(mine, out_dir, profile, track) if plots else []
+    if confusion:
+        lines += [f"#### Confusion matrices ({track})", "", *confusion]
     if track != MAIN_TRACK:
         return lines
     if plots:
@@ -133,9 +136,6 @@ def _track_section(cells: Sequence[BoardCell], out_dir: Path, profile: str, trac
             target = out_dir / "plots" / f"{profile}-{dataset}.png"
             if accuracy_vs_ipc(mine, dataset, track, target, f"{dataset} ({profile} profile, {track})"):
                 lines += [f"![{dataset}: accuracy vs IPC](plots/{profile}-{dataset}.png)", ""]
-        confusion = _confusion_section(mine, out_dir, profile, track)
-        if confusion:
-            lines += ["#### Confusion matrices", "", *confusion]
     lines += ["#### Per technique", ""]
     for technique in tables.technique_order(mine):
         if any(c.is_reference and c.ipc is None for c in mine if c.technique == technique):
@@ -200,7 +200,7 @@ def build(
     folders = (
         ("plots", "Accuracy-vs-IPC plots"),
         ("samples", "Sample sounds and spectrogram grids"),
-        ("confusion", "Test confusion matrices of the main track"),
+        ("confusion", "Test confusion matrices, one folder per track"),
     )
     for folder, what in folders:
         # Always present (the DVC stage declares them), even when no cell has a picture yet.

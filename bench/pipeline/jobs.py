@@ -149,10 +149,25 @@ def describe_set(
     return described
 
 
+def describe_setless(reference: str, source: str, content_key: str | None) -> dict[str, Any]:
+    """The ``evaluated_set`` of a reference row that has no set at all (a zero-shot model)."""
+    return {
+        "kind": "reference",
+        "technique": reference,
+        "params": {},
+        "ipc": None,
+        "num_items": 0,
+        "sha256": None,
+        "source": source,
+        "learned_lr": None,
+        "content_key": content_key,
+    }
+
+
 def evaluate_to_record(
     session: Session,
     dataset: str,
-    labelled: LabelledSet,
+    labelled: LabelledSet | None,
     out: Path,
     tracks: Sequence[Track],
     evaluated: dict[str, Any],

@@ -52,7 +52,9 @@ def track_key(set_key: str, track: Track) -> str:
             "track": track.name,
             "protocol": track.protocol(),
             "describe": track.describe(),
-            "code": source_digest(type(track).__module__, *_family_modules(track.model_specs())),
+            "code": source_digest(
+                type(track).__module__, *_family_modules(track.model_specs()), *getattr(track, "code_modules", list)()
+            ),
             "torch": TORCH_VERSION,
         }
     )

@@ -18,7 +18,14 @@ from bench.evaluation.tracks.base import Track
 from bench.evaluation.tracks.configure import build_track
 from bench.hashing import sha256_file
 from bench.pipeline.grid import GridCell
-from bench.pipeline.jobs import describe_set, distill_to_file, evaluate_to_record, load_set_for, read_sidecar
+from bench.pipeline.jobs import (
+    describe_set,
+    describe_setless,
+    distill_to_file,
+    evaluate_to_record,
+    load_set_for,
+    read_sidecar,
+)
 from bench.pipeline.keys import set_key, track_key
 from bench.pipeline.tracking import TrackingTarget, cell_log, log_cell
 from bench.session import Session
@@ -38,6 +45,7 @@ class SweepSettings:
     outputs: str  # distilled sets go under <outputs>/sets/<profile>/<dataset>/<technique>/
     results: str  # records go under <results>/<profile>/<dataset>/<technique>/
     tracks: tuple[str, ...] = ("convnet", "nearest-mean")
+    models_root: str | None = None
     dataset_dirs: dict[str, str] = field(default_factory=dict)
     stage: str = "all"
     checkpoint_every: int = 10
@@ -60,6 +68,7 @@ class SweepSettings:
             outputs=str(outputs),
             results=str(results),
             dataset_dirs=dict(session.dataset_dirs),
+            models_root=str(session.models_root_option) if session.models_root_option else None,
             **options,
         )
 
@@ -72,6 +81,7 @@ class SweepSettings:
             device_name=self.device,
             progress=self.progress,
             dataset_dirs=dict(self.dataset_dirs),
+            models_root_option=Path(self.models_root) if self.models_root else None,
         )
 
 
@@ -124,6 +134,10 @@ def _set_ready(path: Path, key: str) -> bool:
 def cell_state(session: Session, settings: SweepSettings, cell: GridCell) -> CellState:
     key = set_key(session, cell)
     tracks = _tracks(session, settings, cell.dataset)
+    if cell.kind == "reference" and not getattr(REFERENCES.get(cell.technique), "has_set", True):
+        tracks = [track for track in tracks if track.supports(None)]  # a row with no set: only these score it
+        if not tracks:
+            return CellState(key, [], {}, [], {}, False, "not applicable")
     keys = {track.name: track_key(key, track) for track in tracks}
     profile = session.profile.name
     set_path = cell.set_path(Path(settings.outputs), profile)
@@ -175,13 +189,13 @@ def _distill(session: Session, settings: SweepSettings, cell: GridCell, key: str
 
 
 def _evaluand(session: Session, cell: GridCell, set_path: Path, key: str) -> tuple[LabelledSet | None, dict]:
-    """The set to score and its ``evaluated_set`` description."""
+    """The set to score (None for a reference row without one) and its ``evaluated_set`` description."""
     if cell.kind == "reference":
         reference = REFERENCES.get(cell.technique)()
         labelled = reference.materialise(session.features(cell.dataset), cell.ipc, cell.seed)
-        if labelled is None:
-            raise UserError(f"reference {cell.technique!r} has no set; no track of this grid can score it")
         source = f"reference:{cell.technique}" + (f":seed={cell.seed}" if cell.ipc is not None else "")
+        if labelled is None:
+            return None, describe_setless(cell.technique, source, key)
         described = describe_set(
             labelled,
             kind="reference",
@@ -285,6 +299,7 @@ def _run_locked(
         log = cell_log(session.profile.name, cell, state.set_key, record, sidecar)
         if sidecar is not None:
             log.artefacts = [set_path, set_path.with_suffix(".json")]
-        run_id = log_cell(tracking, log, _artefact_hook(session, cell, labelled, record_path))
+        hook = _artefact_hook(session, cell, labelled, record_path) if labelled is not None else None
+        run_id = log_cell(tracking, log, hook)
     main = main_summary(record, state.tracks[0].name) or {}
     return CellOutcome(cell, "done", time.perf_counter() - start, main.get("mean"), main.get("std"), run_id=run_id)

@@ -35,4 +35,8 @@ def build_track(
         acceleration=acceleration,
         cache_dir=session.cache_dir,
     )
-    return cls(params, context)
+    track = cls(params, context)
+    bind = getattr(track, "bind_session", None)
+    if bind is not None:  # a track that reads the dataset's audio or weights from the models root
+        bind(session)
+    return track

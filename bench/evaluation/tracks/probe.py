@@ -1,0 +1,196 @@
+"""Transfer-learning probes: a pretrained (or fixed) embedder and scikit-learn classifiers fitted on a set's
+embeddings, scored on the real test split ("Audio transfer learning with scikit-learn", arXiv 1810.10274).
+
+For every classifier (k-NN, logistic regression, linear SVM) the hyperparameter is chosen on the VALIDATION
+split; the classifier reported as the main score is the one with the best validation accuracy. A log-mel item
+that is a real training clip (a random subset's, a coreset's) is embedded from that clip's audio; any other
+log-mel item is rendered to audio by the suite's inverse (InverseMelScale + Griffin-Lim) before a waveform
+embedder, and the record counts both. The ``zero-shot`` reference row (no set) is scored by an embedder with a
+label space of its own, through the dataset's mapping file."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.device import device_description
+from bench.embedders import get_embedder
+from bench.embedders.base import Embedder
+from bench.embedders.store import real_embeddings, resample, test_class_scores
+from bench.embedders.zero_shot import load_mapping
+from bench.errors import UserError
+from bench.evaluation.protocol import confusion_matrix
+from bench.evaluation.tracks.base import Track, TrackResult
+from bench.evaluation.tracks.registry import register_track
+from bench.features.logmel import logmel_to_waveform
+from bench.features.store import FeatureSet
+from bench.sets.files import LabelledSet
+from bench.typed import ranged
+
+CANDIDATES: dict[str, tuple[dict[str, Any], ...]] = {
+    "knn": tuple({"n_neighbors": k} for k in (1, 3, 5, 10)),
+    "logreg": tuple({"C": c} for c in (0.01, 0.1, 1.0, 10.0)),
+    "linear-svm": tuple({"C": c} for c in (0.01, 0.1, 1.0, 10.0)),
+}
+
+
+@dataclass(frozen=True)
+class ProbeParams:
+    embedder: str = "mfcc"
+    classifiers: tuple[str, ...] = ("knn", "logreg", "linear-svm")
+    zero_shot: str | None = None  # mapping file name for this dataset's zero-shot row (set per dataset)
+    griffin_lim_iterations: int = ranged(32, ge=1)
+
+
+def _classifier(name: str, options: dict[str, Any]):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    model = {
+        "knn": lambda: KNeighborsClassifier(**options),
+        "logreg": lambda: LogisticRegression(max_iter=5000, **options),
+        "linear-svm": lambda: LinearSVC(max_iter=20000, random_state=0, **options),
+    }[name]()
+    return make_pipeline(StandardScaler(), model)
+
+
+def _rows_digest(x: torch.Tensor) -> list[str]:
+    return [hashlib.sha256(row.contiguous().numpy().tobytes()).hexdigest() for row in x.detach().cpu().float()]
+
+
+class ProbeTrack(Track):
+    """One embedder's probe; a registered subclass fixes the embedder (``probe-mfcc``, ``probe-yamnet``)."""
+
+    description = "scikit-learn classifiers on a pretrained embedder's embeddings of the set (validation-chosen)"
+    protocol_id = "probe-v1"
+    Params = ProbeParams
+    requires = ("embedder",)
+    default_embedder = "mfcc"
+
+    @classmethod
+    def configure(cls, profile, overrides=None):
+        return super().configure(profile, {"embedder": cls.default_embedder, **(overrides or {})})
+
+    def bind_session(self, session) -> None:
+        """The session supplies the models root, the dataset's audio and the embedding cache."""
+        self.session = session
+        cls = get_embedder(self.params.embedder)
+        self.embedder: Embedder = cls(cls.configure(), session.models_root)
+        unknown = sorted(set(self.params.classifiers) - set(CANDIDATES))
+        if unknown:
+            raise UserError(
+                f"tracks.{self.name}.classifiers: unknown {', '.join(unknown)}; known: {', '.join(CANDIDATES)}"
+            )
+
+    def protocol(self) -> str:
+        return f"probe-{self.params.embedder}-v1"
+
+    def describe(self) -> dict[str, Any]:
+        return {"params": dataclasses.asdict(self.params), "model": self.embedder.describe()}
+
+    def code_modules(self) -> list[str]:
+        return [type(self.embedder).__module__]
+
+    def model_specs(self):
+        return []
+
+    def supports(self, labelled: LabelledSet | None) -> bool:
+        return labelled is not None or self.params.zero_shot is not None
+
+    def evaluate(self, labelled: LabelledSet | None, features: FeatureSet) -> TrackResult:
+        start = time.perf_counter()
+        if labelled is None:
+            metrics, extras = self._zero_shot(features)
+        else:
+            metrics, extras = self._probe(labelled, features)
+        cost = {
+            "wall_seconds": time.perf_counter() - start,
+            "peak_memory_mb": 0.0,
+            "device": device_description(torch.device("cpu")),
+        }
+        return TrackResult([0], metrics, "test_accuracy", cost, extras)
+
+    def _set_embeddings(self, labelled: LabelledSet, features: FeatureSet, real: dict[str, np.ndarray]):
+        items = self.items(labelled, features)
+        if self.embedder.domain == "logmel":
+            return self.embedder.embed_logmels(items.x.detach(), features.params), items.y, {"items": len(items.y)}
+        rate = int(self.embedder.sample_rate or features.params.sample_rate)
+        if labelled.domain == "waveform":
+            waves = [resample(w.numpy(), features.params.sample_rate, rate) for w in labelled.x.detach()]
+            return self.embedder.embed_waveforms(waves), labelled.y, {"items_from_waveforms": len(waves)}
+        train_rows = {digest: i for i, digest in enumerate(_rows_digest(features.train.x))}
+        rows = [train_rows.get(d) for d in _rows_digest(items.x)]
+        inverted = [i for i, row in enumerate(rows) if row is None]
+        embedded = np.zeros((len(rows), real["train"].shape[1]))
+        for i, row in enumerate(rows):
+            if row is not None:
+                embedded[i] = real["train"][row]
+        if inverted:
+            denormalised = features.denormalise(items.x.detach()[inverted])
+            audio = logmel_to_waveform(denormalised, features.params, n_iter=self.params.griffin_lim_iterations)
+            waves = [resample(w.numpy(), features.params.sample_rate, rate) for w in audio]
+            embedded[inverted] = self.embedder.embed_waveforms(waves)
+        counts = {"items_from_real_audio": len(rows) - len(inverted), "items_inverted_griffin_lim": len(inverted)}
+        return embedded, items.y, counts
+
+    def _probe(self, labelled: LabelledSet, features: FeatureSet) -> tuple[dict[str, list[float]], dict[str, Any]]:
+        real = real_embeddings(self.session, features.dataset, self.embedder)
+        x, y, rendering = self._set_embeddings(labelled, features, real)
+        y = y.numpy()
+        metrics: dict[str, list[float]] = {}
+        best: tuple[float, str, Any] | None = None
+        for name in self.params.classifiers:
+            chosen = None
+            for options in CANDIDATES[name]:
+                if options.get("n_neighbors", 0) > len(y):
+                    continue
+                fitted = _classifier(name, options).fit(x, y)
+                score = float((fitted.predict(real["validation"]) == features.validation.y.numpy()).mean())
+                if chosen is None or score > chosen[0]:
+                    chosen = (score, options, fitted)
+            assert chosen is not None
+            predicted = chosen[2].predict(real["test"])
+            metrics[f"test_accuracy/{name}"] = [float((predicted == features.test.y.numpy()).mean())]
+            metrics[f"validation_accuracy/{name}"] = [chosen[0]]
+            if best is None or chosen[0] > best[0]:
+                best = (chosen[0], name, (chosen[1], predicted))
+        assert best is not None
+        _, name, (options, predicted) = best
+        metrics["test_accuracy"] = metrics[f"test_accuracy/{name}"]
+        metrics["validation_accuracy"] = [best[0]]
+        truth = features.test.y
+        confusion = confusion_matrix(torch.as_tensor(predicted), truth, features.num_classes)
+        return metrics, {"confusion": confusion, "chosen": {"classifier": name, **options}, "rendering": rendering}
+
+    def _zero_shot(self, features: FeatureSet) -> tuple[dict[str, list[float]], dict[str, Any]]:
+        assert self.params.zero_shot is not None
+        mapping = load_mapping(self.params.zero_shot, features.class_names, self.embedder.label_names())
+        scores = test_class_scores(self.session, features.dataset, self.embedder)
+        per_class = np.stack([scores[:, mapping[c]].max(axis=1) for c in features.class_names], axis=1)
+        predicted = torch.as_tensor(per_class.argmax(axis=1))
+        accuracy = float((predicted == features.test.y).float().mean())
+        confusion = confusion_matrix(predicted, features.test.y, features.num_classes)
+        return {"test_accuracy": [accuracy]}, {"confusion": confusion, "chosen": {"zero_shot": self.params.zero_shot}}
+
+
+@register_track
+class MFCCProbe(ProbeTrack):
+    name = "probe-mfcc"
+    description = "scikit-learn classifiers on MFCC statistics of the set's log-mels (no weights)"
+    default_embedder = "mfcc"
+
+
+@register_track
+class YAMNetProbe(ProbeTrack):
+    name = "probe-yamnet"
+    description = "scikit-learn classifiers on YAMNet embeddings of the set (items rendered to audio)"
+    default_embedder = "yamnet"
