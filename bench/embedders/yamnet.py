@@ -5,8 +5,11 @@ checked by sha256 (``yamnet/yamnet.tflite`` and ``yamnet/yamnet_class_map.csv``)
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +41,19 @@ def frames(wave: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """The TFLite runtime logs from C++ straight to file descriptor 2; keep it off the user's terminal."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 @EMBEDDERS.register
 class YAMNet(Embedder):
     name = "yamnet"
@@ -62,10 +78,13 @@ class YAMNet(Embedder):
                 raise UserError(
                     "embedder yamnet needs the ai-edge-litert package (pip install ai-edge-litert)"
                 ) from exc
-            with warnings.catch_warnings():  # preserving tensors is how the embedding layer is read
+            # Quiet: the runtime's INFO lines, and its warning that preserving tensors (how the embedding is
+            # read) costs memory.
+            with warnings.catch_warnings(), _native_stderr_silenced():
                 warnings.simplefilter("ignore")
                 interpreter = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True, num_threads=1)
-            interpreter.allocate_tensors()
+                interpreter.allocate_tensors()
+                interpreter.invoke()
             tensors = {d["name"]: d["index"] for d in interpreter.get_tensor_details()}
             if EMBEDDING_TENSOR not in tensors:
                 raise UserError(f"{path}: no tensor {EMBEDDING_TENSOR!r}; not the YAMNet graph this suite reads")
