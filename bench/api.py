@@ -2,15 +2,18 @@
 import. Code outside this repository should import from here only; the modules behind it may move.
 
 Register a plug-in through its package's entry points (``distrackted.techniques``, ``distrackted.tracks``,
-``distrackted.models``, ``distrackted.references``, ``distrackted.datasets``, ``distrackted.decoders``);
+``distrackted.models``, ``distrackted.references``, ``distrackted.datasets``, ``distrackted.decoders``,
+``distrackted.embedders``);
 CONTRIBUTING.md has a complete example."""
 
 from bench.data.audio import read_audio
 from bench.data.clips import Clip, ClipIndex, hash_split
 from bench.data.registry import DatasetAdapter, DatasetInfo
+from bench.embedders.base import Embedder
 from bench.errors import DataError, UserError
 from bench.evaluation.protocol import evaluate_set, train_network
 from bench.evaluation.tracks import Track, TrackContext, TrackResult
+from bench.evaluation.tracks.probe import ProbeTrack
 from bench.features.store import FeatureSet, TrainingSplits
 from bench.models import ModelFamily, ModelSpec, Network, build_model
 from bench.sets.decoders import Decoder
@@ -37,12 +40,14 @@ __all__ = [
     "Decoder",
     "DistillContext",
     "DistilledSet",
+    "Embedder",
     "FeatureSet",
     "LabelledSet",
     "Learnables",
     "ModelFamily",
     "ModelSpec",
     "Network",
+    "ProbeTrack",
     "Reference",
     "Technique",
     "Track",
