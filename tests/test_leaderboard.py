@@ -175,3 +175,46 @@ def test_csv_and_json_exports(tmp_path):
     as_json = CliRunner().invoke(cli, ["leaderboard", "build", "--format", "json", "--out", str(tmp_path / "x.json")])
     assert as_json.exit_code == 0
     assert {"technique", "track", "mean", "status"} <= set(json.loads(Path(tmp_path / "x.json").read_text())[0])
+
+
+def test_tsne_maps_show_each_techniques_items_and_the_board_links_them(tmp_path):
+    from tests.conftest import TINY_PARAMS
+
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        TINY_PARAMS + "grid: {profile: tiny, datasets: [synthetic], techniques: [herding, prototype], references: [],"
+        " ipc: [2], tracks: [nearest-mean]}\n"
+    )
+    base = ["--params", str(params), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    runner = CliRunner()
+    results = tmp_path / "results"
+    ran = runner.invoke(
+        cli, [*base, "run", "--no-tracking", "--outputs", str(tmp_path / "outputs"), "--results", str(results)]
+    )
+    assert ran.exit_code == 0, ran.output
+    board = tmp_path / "board"
+    drawn = runner.invoke(
+        cli,
+        [
+            *base,
+            "leaderboard",
+            "tsne",
+            "-d",
+            "synthetic",
+            "--ipc",
+            "2",
+            "--embedder",
+            "mfcc",
+            "--results",
+            str(results),
+            "--out-dir",
+            str(board / "tsne"),
+        ],
+    )
+    assert drawn.exit_code == 0, drawn.output
+    assert "synthetic: 2 set(s)" in drawn.output
+    png = board / "tsne" / "tiny-synthetic-ipc2-mfcc.png"
+    assert png.read_bytes().startswith(b"\x89PNG")
+    built = runner.invoke(cli, ["leaderboard", "build", "--results", str(results), "--out", str(board / "README.md")])
+    assert built.exit_code == 0, built.output
+    assert "![tiny-synthetic-ipc2-mfcc](tsne/tiny-synthetic-ipc2-mfcc.png)" in (board / "README.md").read_text()

@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from bench.atomic import write_json_atomic, write_text_atomic
+from bench.cli.context import Session, pass_session
+from bench.errors import UserError
+from bench.evaluation.records import read_record
 from bench.leaderboard.build import build, export, metrics_summary
 from bench.leaderboard.collect import group, read_records
 
@@ -78,3 +81,42 @@ def build_cmd(
     if metrics is not None:
         write_json_atomic(metrics, metrics_summary(cells))
     click.echo(f"{len(cells)} cell(s) from {sum(len(c.records) for c in cells)} record(s) -> {out}")
+
+
+@leaderboard.command("tsne")
+@click.option("--dataset", "-d", "datasets", multiple=True, required=True, help="Dataset (repeatable).")
+@click.option("--ipc", type=click.IntRange(min=1), default=10, show_default=True, help="IPC of the sets shown.")
+@click.option("--embedder", default="yamnet", show_default=True, help="Embedder of the map (see `distrack tracks`).")
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("leaderboard/results"),
+    show_default=True,
+    help="Records whose sets (seed 0) to show; each record names its set file.",
+)
+@click.option("--out-dir", type=click.Path(path_type=Path), default=Path("leaderboard/tsne"), show_default=True)
+@pass_session
+def tsne(session: Session, datasets: tuple[str, ...], ipc: int, embedder: str, results: Path, out_dir: Path) -> None:
+    """t-SNE maps of each dataset's real test embeddings with every technique's set at IPC overlaid (needs the
+    sets, the data root and, for yamnet, the models root); `leaderboard build` links the PNGs."""
+    from bench.embedders import get_embedder
+    from bench.leaderboard.tsne import tsne_png
+    from bench.pipeline.jobs import load_set_for
+
+    cls = get_embedder(embedder)
+    model = cls(cls.configure(), session.models_root)
+    profile = session.profile.name
+    for dataset in datasets:
+        sets = []
+        for path in sorted((results / profile / dataset).glob(f"*/*-ipc{ipc}-seed0.json")):
+            record = read_record(path)
+            source = record["evaluated_set"].get("source") or ""
+            if record["evaluated_set"]["kind"] == "technique" and Path(source).is_file():
+                sets.append((record["evaluated_set"]["technique"], load_set_for(session, dataset, Path(source))))
+        if not sets:
+            raise UserError(f"no technique set at IPC {ipc} for {dataset} under {results / profile} (distil first)")
+        target = out_dir / f"{profile}-{dataset}-ipc{ipc}-{embedder}.png"
+        tsne_png(
+            session, dataset, model, sets, target, f"{dataset}: {embedder} t-SNE of real test clips, sets at IPC {ipc}"
+        )
+        click.echo(f"{dataset}: {len(sets)} set(s) -> {target}")

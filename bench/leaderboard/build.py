@@ -174,6 +174,14 @@ def build_markdown(cells: Sequence[BoardCell], out_dir: Path, plots: bool = True
             lines += _track_section(mine, out_dir, profile, track, plots)
         lines += ["### Cost", "", "Seconds per evaluation seed for each track; distillation cost per set.", ""]
         lines += [tables.cost_table(mine, tracks), ""]
+        maps = sorted((out_dir / "tsne").glob(f"{profile}-*.png"))
+        if maps:
+            lines += ["### Where the distilled items sit: t-SNE maps", ""]
+            lines += [
+                "Real test clips (small dots) and each technique's items (large, black-edged), by class colour.",
+                "",
+            ]
+            lines += [f"![{m.stem}](tsne/{m.name})" + "\n" for m in maps]
         lines += ["### Sample sounds", "", "Griffin-Lim inversions of the synthetic log-mels (phase is estimated).", ""]
         lines += _samples_section(out_dir, profile, datasets)
     if off:
@@ -201,6 +209,7 @@ def build(
         ("plots", "Accuracy-vs-IPC plots"),
         ("samples", "Sample sounds and spectrogram grids"),
         ("confusion", "Test confusion matrices, one folder per track"),
+        ("tsne", "t-SNE maps written by `distrack leaderboard tsne`"),
     )
     for folder, what in folders:
         # Always present (the DVC stage declares them), even when no cell has a picture yet.

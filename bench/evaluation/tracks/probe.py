@@ -31,6 +31,7 @@ from bench.evaluation.tracks.registry import register_track
 from bench.features.logmel import logmel_to_waveform
 from bench.features.store import FeatureSet
 from bench.sets.files import LabelledSet
+from bench.sets.items import training_items
 from bench.typed import ranged
 
 CANDIDATES: dict[str, tuple[dict[str, Any], ...]] = {
@@ -65,6 +66,38 @@ def _classifier(name: str, options: dict[str, Any]):
 
 def _rows_digest(x: torch.Tensor) -> list[str]:
     return [hashlib.sha256(row.contiguous().numpy().tobytes()).hexdigest() for row in x.detach().cpu().float()]
+
+
+def embed_set(
+    embedder: Embedder, labelled: LabelledSet, features: FeatureSet, real: dict[str, np.ndarray], iterations: int
+) -> tuple[np.ndarray, torch.Tensor, dict[str, int]]:
+    """The set's items embedded, their labels, and how each item reached the embedder: a log-mel embedder reads
+    them directly; a waveform embedder gets a waveform item as it is, a log-mel item that is a real training
+    clip as that clip's (cached) embedding, and any other log-mel item through InverseMelScale + Griffin-Lim."""
+    items = training_items(labelled, features.params, features.mean, features.std)
+    if embedder.domain == "logmel":
+        return embedder.embed_logmels(items.x.detach(), features.params), items.y, {"items": len(items.y)}
+    rate = int(embedder.sample_rate or features.params.sample_rate)
+    if labelled.domain == "waveform":
+        waves = [resample(w.numpy(), features.params.sample_rate, rate) for w in labelled.x.detach()]
+        return embedder.embed_waveforms(waves), labelled.y, {"items_from_waveforms": len(waves)}
+    train_rows = {digest: i for i, digest in enumerate(_rows_digest(features.train.x))}
+    rows = [train_rows.get(d) for d in _rows_digest(items.x)]
+    inverted = [i for i, row in enumerate(rows) if row is None]
+    embedded = np.zeros((len(rows), real["train"].shape[1]))
+    for i, row in enumerate(rows):
+        if row is not None:
+            embedded[i] = real["train"][row]
+    if inverted:
+        audio = logmel_to_waveform(features.denormalise(items.x.detach()[inverted]), features.params, n_iter=iterations)
+        embedded[inverted] = embedder.embed_waveforms(
+            [resample(w.numpy(), features.params.sample_rate, rate) for w in audio]
+        )
+    return (
+        embedded,
+        items.y,
+        {"items_from_real_audio": len(rows) - len(inverted), "items_inverted_griffin_lim": len(inverted)},
+    )
 
 
 class ProbeTrack(Track):
@@ -119,32 +152,9 @@ class ProbeTrack(Track):
         }
         return TrackResult([0], metrics, "test_accuracy", cost, extras)
 
-    def _set_embeddings(self, labelled: LabelledSet, features: FeatureSet, real: dict[str, np.ndarray]):
-        items = self.items(labelled, features)
-        if self.embedder.domain == "logmel":
-            return self.embedder.embed_logmels(items.x.detach(), features.params), items.y, {"items": len(items.y)}
-        rate = int(self.embedder.sample_rate or features.params.sample_rate)
-        if labelled.domain == "waveform":
-            waves = [resample(w.numpy(), features.params.sample_rate, rate) for w in labelled.x.detach()]
-            return self.embedder.embed_waveforms(waves), labelled.y, {"items_from_waveforms": len(waves)}
-        train_rows = {digest: i for i, digest in enumerate(_rows_digest(features.train.x))}
-        rows = [train_rows.get(d) for d in _rows_digest(items.x)]
-        inverted = [i for i, row in enumerate(rows) if row is None]
-        embedded = np.zeros((len(rows), real["train"].shape[1]))
-        for i, row in enumerate(rows):
-            if row is not None:
-                embedded[i] = real["train"][row]
-        if inverted:
-            denormalised = features.denormalise(items.x.detach()[inverted])
-            audio = logmel_to_waveform(denormalised, features.params, n_iter=self.params.griffin_lim_iterations)
-            waves = [resample(w.numpy(), features.params.sample_rate, rate) for w in audio]
-            embedded[inverted] = self.embedder.embed_waveforms(waves)
-        counts = {"items_from_real_audio": len(rows) - len(inverted), "items_inverted_griffin_lim": len(inverted)}
-        return embedded, items.y, counts
-
     def _probe(self, labelled: LabelledSet, features: FeatureSet) -> tuple[dict[str, list[float]], dict[str, Any]]:
         real = real_embeddings(self.session, features.dataset, self.embedder)
-        x, y, rendering = self._set_embeddings(labelled, features, real)
+        x, y, rendering = embed_set(self.embedder, labelled, features, real, self.params.griffin_lim_iterations)
         y = y.numpy()
         metrics: dict[str, list[float]] = {}
         best: tuple[float, str, Any] | None = None
