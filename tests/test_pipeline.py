@@ -454,3 +454,18 @@ def test_the_full_training_set_is_a_reference_row_without_ipc(tmp_path):
     record = json.loads((tmp_path / "results" / "tiny" / "synthetic" / "full" / "full.json").read_text())
     assert record["evaluated_set"]["ipc"] is None and record["evaluated_set"]["num_items"] == 64
     assert record["evaluated_set"]["source"] == "reference:full" and "budget" not in record["evaluated_set"]
+
+
+def test_reproduce_re_derives_a_cell_bit_for_bit_and_catches_a_changed_number(tmp_path):
+    params = _params(tmp_path, techniques="[dm]", references="[random]")
+    assert _run(tmp_path, params, "--no-tracking").exit_code == 0
+    records = sorted((tmp_path / "results" / "tiny" / "synthetic").glob("*/*.json"))
+    base = ["--params", str(params), "--cache-dir", str(tmp_path / "cache"), "-q", "reproduce"]
+    same = CliRunner().invoke(cli, [*base, *map(str, records)])
+    assert same.exit_code == 0, same.output
+    assert same.output.count(" yes") == 2 and "convnet =" in same.output and "nearest-mean =" in same.output
+    record = json.loads(records[0].read_text())
+    record["results"]["convnet"]["metrics"]["test_accuracy"]["per_seed"][0] += 0.001
+    records[0].write_text(json.dumps(record))
+    changed = CliRunner().invoke(cli, [*base, str(records[0]), "--track", "convnet"])
+    assert changed.exit_code == 1 and "convnet ≠" in changed.output and " NO" in changed.output

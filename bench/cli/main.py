@@ -118,6 +118,7 @@ def _register_commands() -> None:
         leaderboard_cmd,
         params_cmd,
         records_cmd,
+        reproduce_cmd,
         run_cmd,
         submission_cmd,
         tracks_cmd,
@@ -134,6 +135,7 @@ def _register_commands() -> None:
     cli.add_command(tracks_cmd.models)
     cli.add_command(records_cmd.records)
     cli.add_command(params_cmd.params)
+    cli.add_command(reproduce_cmd.reproduce_cmd)
     cli.add_command(run_cmd.run)
     cli.add_command(leaderboard_cmd.leaderboard)
     cli.add_command(submission_cmd.validate)
