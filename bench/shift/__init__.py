@@ -1,0 +1,1 @@
+"""Acoustic shift: corruptions of real test audio (with severities) and test-time adaptation."""
