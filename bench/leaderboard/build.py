@@ -17,7 +17,7 @@ from bench.atomic import write_text_atomic
 from bench.features.store import find_cached_features
 from bench.leaderboard import tables
 from bench.leaderboard.collect import BoardCell, group, read_records
-from bench.leaderboard.plots import accuracy_vs_ipc, confusion_png
+from bench.leaderboard.plots import accuracy_vs_ipc, confusion_png, severity_curves
 from bench.sets.files import load_set
 
 PROFILE_ORDER = ("quick", "standard", "anchor")
@@ -125,6 +125,12 @@ def _track_section(cells: Sequence[BoardCell], out_dir: Path, profile: str, trac
         detail = tables.breakdown(mine, track, dataset, ipc)
         if detail is not None:
             lines += [f"#### {dataset}, IPC {ipc}: per part", "", detail, ""]
+        others = tables.other_metrics(mine, track, dataset, ipc)
+        if others is not None:
+            lines += [f"#### {dataset}, IPC {ipc}: other measures", "", others, ""]
+        curve = out_dir / "plots" / f"{profile}-{dataset}-ipc{ipc}-{track}-severity.png"
+        if plots and severity_curves(mine, dataset, track, ipc, curve):
+            lines += [f"![{dataset} IPC {ipc}: {track} by severity](plots/{curve.name})", ""]
     confusion = _confusion_section(mine, out_dir, profile, track) if plots else []
     if confusion:
         lines += [f"#### Confusion matrices ({track})", "", *confusion]

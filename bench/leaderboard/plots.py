@@ -92,3 +92,40 @@ def confusion_png(matrix: list[list[int]], classes: list[str], target: Path, tit
     ax.set_title(title, fontsize=8)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return _save(fig, target, 80)
+
+
+def severity_curves(cells: Sequence[BoardCell], dataset: str, track: str, ipc: int, target: Path) -> Path | None:
+    """Accuracy against severity for every corruption measured at several severities (parts named
+    ``<main>/<corruption>@<severity>``), one line per technique, the clean accuracy at the left."""
+    _, plt = _pyplot()
+    mine = sorted(
+        (c for c in cells if c.dataset == dataset and c.ipc == ipc and track in c.tracks()), key=lambda c: c.technique
+    )
+    if not mine:
+        return None
+    main = mine[0].entries(track)[0]["main_score"]
+    parts = [m.split("/", 1)[1] for m in mine[0].metrics(track) if m.startswith(f"{main}/") and "@" in m]
+    severities: dict[str, list[str]] = {}
+    for part in parts:
+        name, _, severity = part.partition("@")
+        severities.setdefault(name, []).append(severity)
+    curves = {name: values for name, values in sorted(severities.items()) if len(values) > 1}
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves), 3.2), squeeze=False)
+    for ax, (name, values) in zip(axes[0], curves.items(), strict=True):
+        order = sorted(values, key=float, reverse=True)
+        labels = ["clean", *order]
+        for cell in mine:
+            clean = cell.score(track, "clean_accuracy")
+            points = [clean.mean if clean else float("nan")]
+            points += [cell.score(track, f"{main}/{name}@{value}").mean for value in order]  # type: ignore[union-attr]
+            ax.plot(range(len(labels)), points, "--" if cell.is_reference else "-", marker="o", label=cell.technique)
+        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_title(f"{name}", fontsize=9)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy")
+    axes[0][-1].legend(fontsize=6, ncol=2, loc="lower left")
+    fig.suptitle(f"{dataset}, IPC {ipc}: accuracy as the corruption grows ({track})", fontsize=9)
+    return _save(fig, target, 80)

@@ -142,6 +142,33 @@ def breakdown(cells: Sequence[BoardCell], track: str, dataset: str, ipc: int) ->
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
+def other_metrics(cells: Sequence[BoardCell], track: str, dataset: str, ipc: int) -> str | None:
+    """One row per technique, one column per metric of the track that is neither its main score, a part of
+    it, nor a validation score (e.g. the shift track's clean accuracy, drop and accuracy after each TTA loss)."""
+    mine = [c for c in cells if c.dataset == dataset and c.ipc in (ipc, None) and track in c.tracks()]
+    if not mine:
+        return None
+    main = mine[0].entries(track)[0]["main_score"]
+    names = sorted(
+        {
+            m
+            for c in mine
+            for m in c.metrics(track)
+            if m != main and not m.startswith(f"{main}/") and not m.startswith("validation_accuracy")
+        }
+    )
+    if not names:
+        return None
+    rows = []
+    for technique in technique_order(mine):
+        cell = next(c for c in mine if c.technique == technique)
+        rows.append(
+            [_row_label(mine, technique), accuracy_text(cell.score(track))]
+            + [accuracy_text(cell.score(track, name)) for name in names]
+        )
+    return tabulate(rows, headers=["technique", main, *names], tablefmt="github", disable_numparse=True)
+
+
 def cost_table(cells: Sequence[BoardCell], tracks: Sequence[str]) -> str:
     rows = []
     for cell in sorted(cells, key=lambda c: (c.dataset, c.technique, c.ipc or 0)):

@@ -176,7 +176,6 @@ class ShiftTrack(Track):
                     for split in test.values()
                 ]
                 metrics[f"tta/{loss}"].append(statistics.fmean(adapted))
-                metrics[f"tta_gain/{loss}"].append(statistics.fmean(adapted) - corrupted)
                 chosen[loss].append({"steps": steps, "lr": lr})
         cost = {
             "wall_seconds": time.perf_counter() - start,
