@@ -218,3 +218,16 @@ def test_tsne_maps_show_each_techniques_items_and_the_board_links_them(tmp_path)
     built = runner.invoke(cli, ["leaderboard", "build", "--results", str(results), "--out", str(board / "README.md")])
     assert built.exit_code == 0, built.output
     assert "![tiny-synthetic-ipc2-mfcc](tsne/tiny-synthetic-ipc2-mfcc.png)" in (board / "README.md").read_text()
+
+
+def test_the_seed_tables_stand_the_seed_numbers_beside_ours_and_name_each_stand_in():
+    from bench.leaderboard.seed import seed_section
+
+    records = [("a", _record("dm", 1, [0.5, 0.6])), ("b", _record("dm", 10, [0.8, 0.9]))]
+    for _, record in records:
+        record["dataset"]["name"] = "fsdd"
+    text = "\n".join(seed_section(group(records)))
+    assert "reference/seeds/000_c724d4de3a23668c.txt" in text  # every seed number is cited
+    one = next(line for line in text.splitlines() if line.startswith("| 1 samples/cls") and "0.40" in line)
+    assert "| 0.40 " in one and "0.550 ± 0.050 (1×2) [stand-in fsdd]" in one
+    assert "| 0.25 " in one and "| 0.19 " in one  # UrbanSound8K and GTZAN: the seed's, ours missing

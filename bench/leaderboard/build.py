@@ -18,10 +18,12 @@ from bench.features.store import find_cached_features
 from bench.leaderboard import tables
 from bench.leaderboard.collect import BoardCell, group, read_records
 from bench.leaderboard.plots import accuracy_vs_ipc, confusion_png, severity_curves
+from bench.leaderboard.seed import seed_section
 from bench.sets.files import load_set
 
 PROFILE_ORDER = ("quick", "standard", "anchor")
 MAIN_TRACK = "convnet"  # the protocol every other track is read beside
+SEED_PROFILE = "quick"  # the profile whose cells stand beside the seed README's tables
 SAMPLE_PREFERENCE = ("dm", "mtt", "dsa", "dc")  # which distilled set speaks for a dataset
 
 
@@ -178,6 +180,8 @@ def build_markdown(cells: Sequence[BoardCell], out_dir: Path, plots: bool = True
         tracks = track_order(mine)
         for track in tracks:
             lines += _track_section(mine, out_dir, profile, track, plots)
+        if profile == SEED_PROFILE:
+            lines += seed_section(mine)
         lines += ["### Cost", "", "Seconds per evaluation seed for each track; distillation cost per set.", ""]
         lines += [tables.cost_table(mine, tracks), ""]
         maps = sorted((out_dir / "tsne").glob(f"{profile}-*.png"))
