@@ -469,3 +469,14 @@ def test_reproduce_re_derives_a_cell_bit_for_bit_and_catches_a_changed_number(tm
     records[0].write_text(json.dumps(record))
     changed = CliRunner().invoke(cli, [*base, str(records[0]), "--track", "convnet"])
     assert changed.exit_code == 1 and "convnet ≠" in changed.output and " NO" in changed.output
+
+
+def test_a_reference_row_without_a_set_is_scored_where_a_track_knows_it_and_not_applicable_elsewhere(tmp_path):
+    """zero-shot has no set; with no track that scores it on this dataset the cell is 'not applicable', never
+    failed, and its (empty) output folder exists for the DVC stage."""
+    params = _params(tmp_path, techniques="[]", references="[zero-shot]", tracks="[convnet]")
+    result = _run(tmp_path, params, "--no-tracking")
+    assert result.exit_code == 0 and "0 done, 1 up to date, 0 failed" in result.output, result.output
+    assert "not applicable" in _run(tmp_path, params, "--dry-run").output
+    folder = tmp_path / "results" / "tiny" / "synthetic" / "zero-shot"
+    assert folder.is_dir() and not any(folder.iterdir())
