@@ -107,7 +107,11 @@ def test_the_shift_track_scores_clean_and_corrupted_splits_and_tunes_tta_on_vali
         (metrics["test_accuracy/noise@10"] + metrics["test_accuracy/gain@-12"]) / 2
     )
     assert metrics["drop_from_clean"] == pytest.approx(metrics["clean_accuracy"] - metrics["test_accuracy"])
-    assert set(shift["tta_chosen"]) == set(LOSSES)
+    assert set(shift["tta_chosen"]) == {*LOSSES, "best_loss"}
+    best = shift["tta_chosen"]["best_loss"][0]["loss"]  # chosen on validation, reported on test
+    assert metrics["tta_best_loss"] == pytest.approx(metrics[f"tta/{best}"])
+    on_validation = {loss: shift["tta_chosen"][loss][0]["validation_accuracy"] for loss in LOSSES}
+    assert on_validation[best] == max(on_validation.values())
     # The choice never looks at the test split: every split the choice receives is a shifted VALIDATION one
     # (tagged where it is made), and scrambling the test labels leaves the choice as it was.
     from bench.evaluation.tracks import shift as track_module

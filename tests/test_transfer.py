@@ -173,3 +173,23 @@ def test_a_zero_shot_mapping_naming_a_class_the_dataset_lacks_is_refused(models_
         load_mapping("esc10", [*esc10, "Kettle"], labels)
     with pytest.raises(UserError, match=r"Dog bark: label\(s\) Dog are not in the embedder's label space"):
         load_mapping("esc10", esc10, [label for label in labels if label != "Dog"])
+
+
+def test_the_probe_records_what_embedding_the_real_clips_cost(tmp_path, feature_cache, models_root, data_root):
+    record = _evaluate(
+        tmp_path,
+        feature_cache,
+        models_root,
+        data_root,
+        "--dataset",
+        "esc10",
+        "--reference",
+        "random",
+        "--ipc",
+        "1",
+        "--track",
+        "probe-mfcc",
+    )
+    cost = record["results"]["probe-mfcc"]["embedding_cost"]
+    assert cost["clips"] == sum(record["dataset"]["split_sizes"].values()) and cost["seconds"] > 0
+    assert cost["clips_per_second"] == pytest.approx(cost["clips"] / cost["seconds"])

@@ -4,11 +4,13 @@ of the feature set, in its order, without the files it skipped) resampled to the
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torchaudio
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from bench.atomic import atomic_path
@@ -38,17 +40,34 @@ def split_waveforms(session: Session, dataset: str, split: str, target_rate: int
     return [resample(*adapter.read(clip), target_rate) for clip in clips]
 
 
-def _cached(session: Session, dataset: str, embedder: Embedder, what: str, compute) -> dict[str, np.ndarray]:
+def embedding_cost(session: Session, dataset: str, embedder: Embedder) -> dict[str, float]:
+    """What embedding the real splits cost when it was computed (read back from the cache): seconds, clips and
+    clips per second, like every cost the suite records."""
+    real_embeddings(session, dataset, embedder)
+    path = _path(session, dataset, embedder, "embeddings")
+    with safe_open(str(path), framework="numpy") as handle:
+        meta = handle.metadata() or {}
+    seconds, clips = float(meta.get("seconds", "nan")), int(meta.get("clips", "0"))
+    return {"seconds": seconds, "clips": clips, "clips_per_second": clips / seconds if seconds > 0 else float("nan")}
+
+
+def _path(session: Session, dataset: str, embedder: Embedder, what: str) -> Path:
     feats = session.features(dataset)
     key = sha256_json(
         {"features": feats.cache_key, "embedder": embedder.describe(), "what": what, "v": EMBEDDINGS_VERSION}
     )
-    path = Path(session.cache_dir) / "embeddings" / f"{dataset}-{embedder.name}-{what}-{key[:16]}.safetensors"
+    return Path(session.cache_dir) / "embeddings" / f"{dataset}-{embedder.name}-{what}-{key[:16]}.safetensors"
+
+
+def _cached(session: Session, dataset: str, embedder: Embedder, what: str, compute) -> dict[str, np.ndarray]:
+    path = _path(session, dataset, embedder, what)
     if path.is_file():
         return load_file(str(path))
+    start = time.perf_counter()
     arrays = compute()
+    cost = {"seconds": repr(time.perf_counter() - start), "clips": str(sum(len(v) for v in arrays.values()))}
     with atomic_path(path) as tmp:
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp), metadata=cost)
     return arrays
 
 

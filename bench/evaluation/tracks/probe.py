@@ -22,7 +22,7 @@ import torch
 from bench.device import device_description
 from bench.embedders import get_embedder
 from bench.embedders.base import Embedder
-from bench.embedders.store import real_embeddings, resample, test_class_scores
+from bench.embedders.store import embedding_cost, real_embeddings, resample, test_class_scores
 from bench.embedders.zero_shot import load_mapping
 from bench.errors import UserError
 from bench.evaluation.protocol import confusion_matrix
@@ -179,7 +179,8 @@ class ProbeTrack(Track):
         metrics["validation_accuracy"] = [best[0]]
         truth = features.test.y
         confusion = confusion_matrix(torch.as_tensor(predicted), truth, features.num_classes)
-        return metrics, {"confusion": confusion, "chosen": {"classifier": name, **options}, "rendering": rendering}
+        extras = {"confusion": confusion, "chosen": {"classifier": name, **options}, "rendering": rendering}
+        return metrics, {**extras, "embedding_cost": embedding_cost(self.session, features.dataset, self.embedder)}
 
     def _zero_shot(self, features: FeatureSet) -> tuple[dict[str, list[float]], dict[str, Any]]:
         assert self.params.zero_shot is not None

@@ -73,16 +73,18 @@ def choose_hyperparameters(
     batch: int,
     q: float,
     device: torch.device,
-) -> tuple[int, float]:
-    """The (steps, lr) whose adaptation gives the best mean accuracy on the shifted VALIDATION splits
-    (the first of equals). Test data never enters: it is not an argument."""
+) -> tuple[tuple[int, float], float]:
+    """The (steps, lr) whose adaptation gives the best mean accuracy on the shifted VALIDATION splits (the
+    first of equals), and that accuracy. Test data never enters: it is not an argument."""
 
     def score(steps: int, lr: float) -> float:
         return statistics.fmean(
             accuracy(adapt(model, split.x.to(device), loss, steps, lr, batch, q), split, device) for split in validation
         )
 
-    return max(candidates, key=lambda hp: score(*hp))
+    scored = [(score(*hp), hp) for hp in candidates]
+    best = max(scored, key=lambda pair: pair[0])
+    return best[1], best[0]
 
 
 @register_track
@@ -163,10 +165,13 @@ class ShiftTrack(Track):
             corrupted = statistics.fmean(shifted.values())
             metrics["test_accuracy"].append(corrupted)
             metrics["drop_from_clean"].append(clean - corrupted)
+            best_loss: tuple[float, str] | None = None
             for loss in self.params.tta_losses:
-                steps, lr = choose_hyperparameters(
+                (steps, lr), on_validation = choose_hyperparameters(
                     model, loss, validation, candidates, self.params.tta_batch, self.params.q, device
                 )
+                if best_loss is None or on_validation > best_loss[0]:
+                    best_loss = (on_validation, loss)
                 adapted = [
                     accuracy(
                         adapt(model, split.x.to(device), loss, steps, lr, self.params.tta_batch, self.params.q),
@@ -176,7 +181,10 @@ class ShiftTrack(Track):
                     for split in test.values()
                 ]
                 metrics[f"tta/{loss}"].append(statistics.fmean(adapted))
-                chosen[loss].append({"steps": steps, "lr": lr})
+                chosen[loss].append({"steps": steps, "lr": lr, "validation_accuracy": on_validation})
+            if best_loss is not None:  # the loss that adapts best on VALIDATION, and its test accuracy
+                metrics["tta_best_loss"].append(metrics[f"tta/{best_loss[1]}"][-1])
+                chosen["best_loss"].append({"loss": best_loss[1]})
         cost = {
             "wall_seconds": time.perf_counter() - start,
             "peak_memory_mb": peak_memory_mb(device),
