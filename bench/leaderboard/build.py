@@ -124,18 +124,27 @@ def _track_section(cells: Sequence[BoardCell], out_dir: Path, profile: str, trac
     lines += ["#### Gain over the random subset at the same IPC (≈: within one standard deviation)", ""]
     lines += [tables.gain_over_baseline(mine, track), ""]
     for dataset, ipc in tables.columns(mine):
+        details = []
         detail = tables.breakdown(mine, track, dataset, ipc)
         if detail is not None:
-            lines += [f"#### {dataset}, IPC {ipc}: per part", "", detail, ""]
+            details += ["Per part:", "", detail, ""]
         others = tables.other_metrics(mine, track, dataset, ipc)
         if others is not None:
-            lines += [f"#### {dataset}, IPC {ipc}: other measures", "", others, ""]
+            details += ["Other measures:", "", others, ""]
         curve = out_dir / "plots" / f"{profile}-{dataset}-ipc{ipc}-{track}-severity.png"
         if plots and severity_curves(mine, dataset, track, ipc, curve):
-            lines += [f"![{dataset} IPC {ipc}: {track} by severity](plots/{curve.name})", ""]
+            details += [f"![{dataset} IPC {ipc}: {track} by severity](plots/{curve.name})", ""]
+        if details:  # folded: the board's first screen stays the overall tables
+            lines += [
+                f"<details><summary>{dataset}, IPC {ipc}: {track} in detail</summary>",
+                "",
+                *details,
+                "</details>",
+                "",
+            ]
     confusion = _confusion_section(mine, out_dir, profile, track) if plots else []
     if confusion:
-        lines += [f"#### Confusion matrices ({track})", "", *confusion]
+        lines += [f"<details><summary>Confusion matrices ({track})</summary>", "", *confusion, "</details>", ""]
     if track != MAIN_TRACK:
         return lines
     if plots:
