@@ -103,6 +103,14 @@ PLUGIN = '''
             return DistilledSet(self.params.scale * torch.cat(xs), y, self.name, {"scale": self.params.scale},
                                 Cost(0.0, 0, 0.0))
 
+    class PeekingTechnique(ToyTechnique):
+        """Chooses its items by looking at the test split: what the suite must refuse."""
+        name = "peeking"
+
+        def distill(self, train_set, ipc, seed, budget, device, progress):
+            train_set.test  # noqa: B018
+            return super().distill(train_set, ipc, seed, budget, device, progress)
+
     @dataclass(frozen=True)
     class SloppyParams:
         pass
@@ -129,6 +137,7 @@ def toy_plugin(tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-distill\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
         "[distrackted.techniques]\ntoy = toy_distill:ToyTechnique\nsloppy = toy_distill:SloppyTechnique\n"
+        "peeking = toy_distill:PeekingTechnique\n"
     )
     monkeypatch.syspath_prepend(str(site))
     reload_plugins()

@@ -41,6 +41,13 @@ def test_validate_fails_a_sloppy_plugin_and_names_the_checks(toy_plugin, tmp_pat
     assert failed == {"output shapes and labels", "deterministic"}  # the framework guards IPC itself
 
 
+def test_validate_fails_a_plugin_that_looks_at_the_test_split(toy_plugin, tmp_path):
+    result = _invoke(tmp_path, "validate", "peeking")
+    assert result.exit_code == 1
+    failing = [line for line in result.output.splitlines() if line.startswith("FAIL")]
+    assert any("distils" in line and "techniques never see the test split" in line for line in failing), failing
+
+
 def test_validate_reports_an_unknown_technique(tmp_path):
     result = _invoke(tmp_path, "validate", "nope")
     assert result.exit_code == 1 and "unknown technique 'nope'" in result.output
