@@ -22,8 +22,14 @@ def _git(folder: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+# What a sweep itself writes into the checkout (result records, the board, DVC's lock file) says nothing about
+# the code that ran: a record written by the tenth cell of a sweep must not call the code of the eleventh dirty.
+_NOT_OUTPUTS = (":(top)", ":(top,exclude)leaderboard", ":(top,exclude)dvc.lock")
+
+
 def git_commit(package: Path | None = None, cwd: Path | None = None) -> str | None:
-    """The commit of the code that runs, suffixed ``-dirty`` when tracked files have uncommitted changes.
+    """The commit of the code that runs, suffixed ``-dirty`` when tracked files other than the sweep's own
+    outputs (``leaderboard/``, ``dvc.lock``) have uncommitted changes.
 
     That is HEAD of the checkout whose ``bench/`` folder is ``package`` (default: the imported package), or
     else of the working directory's checkout if its ``bench/`` holds the same code (an installed copy, e.g.
@@ -36,7 +42,7 @@ def git_commit(package: Path | None = None, cwd: Path | None = None) -> str | No
             if checkout != package and (not checkout.is_dir() or folder_digest(checkout) != folder_digest(package)):
                 continue
             commit = _git(start, "rev-parse", "HEAD")
-            dirty = _git(start, "status", "--porcelain", "--untracked-files=no")
+            dirty = _git(start, "status", "--porcelain", "--untracked-files=no", "--", *_NOT_OUTPUTS)
         except (OSError, subprocess.SubprocessError):
             continue
         return f"{commit}-dirty" if dirty else commit

@@ -26,6 +26,20 @@ def test_the_commit_is_the_packages_checkout_and_marks_uncommitted_changes(tmp_p
     assert git_commit(tmp_path / "suite" / "bench") == f"{commit}-dirty"
 
 
+def test_the_records_and_lock_a_sweep_writes_do_not_make_its_code_dirty(tmp_path):
+    suite = tmp_path / "suite"
+    (suite / "leaderboard" / "results").mkdir(parents=True)
+    (suite / "leaderboard" / "results" / "cell.json").write_text("{}")
+    (suite / "dvc.lock").write_text("schema: '2.0'\n")
+    (suite / "params.yaml").write_text("grid: {}\n")
+    commit = _checkout(suite)
+    (suite / "leaderboard" / "results" / "cell.json").write_text('{"written": "by the sweep"}')
+    (suite / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    assert git_commit(suite / "bench", cwd=suite / "leaderboard") == commit
+    (suite / "params.yaml").write_text("grid: {ipc: [1]}\n")  # the parameters are part of what ran
+    assert git_commit(suite / "bench") == f"{commit}-dirty"
+
+
 def test_an_installed_copy_takes_the_working_checkouts_commit_only_when_the_code_is_the_same(tmp_path):
     commit = _checkout(tmp_path / "suite")
     # e.g. the Docker image's installed package, run in a mounted clone; the venv sits inside the checkout
