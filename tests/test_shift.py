@@ -86,7 +86,7 @@ SHIFT_PARAMS = (
 tracks:
   shift:
     corruptions: {noise: [10], gain: [-12]}
-    seeds: [0]
+    seeds: [0, 1]
     tta_steps: [1, 2]
     tta_lrs: [0.001, 0.05]
     tta_batch: 16
@@ -108,6 +108,9 @@ def test_the_shift_track_scores_clean_and_corrupted_splits_and_tunes_tta_on_vali
     )
     assert metrics["drop_from_clean"] == pytest.approx(metrics["clean_accuracy"] - metrics["test_accuracy"])
     assert set(shift["tta_chosen"]) == {*LOSSES, "best_loss"}
+    # chosen once, with the first seed's network, and applied to both seeds' networks
+    assert all(len(shift["tta_chosen"][name]) == 1 for name in shift["tta_chosen"])
+    assert all(len(shift["metrics"][f"tta/{loss}"]["per_seed"]) == 2 for loss in LOSSES)
     best = shift["tta_chosen"]["best_loss"][0]["loss"]  # chosen on validation, reported on test
     assert metrics["tta_best_loss"] == pytest.approx(metrics[f"tta/{best}"])
     on_validation = {loss: shift["tta_chosen"][loss][0]["validation_accuracy"] for loss in LOSSES}
