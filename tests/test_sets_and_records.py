@@ -363,3 +363,12 @@ def test_version_1_records_are_refused_with_a_pointer_and_migrate_number_for_num
     assert result.exit_code == 0 and "migrated 1 record(s)" in result.output
     validate_record(json.loads((folder / "a.json").read_text()))
     assert "0 record(s); 1 already" in runner.invoke(cli, ["records", "migrate", str(folder)]).output
+    # an early version-2 record, whose nearest-mean score was still called the prototype track
+    early = json.loads((folder / "a.json").read_text())
+    score = early["results"].pop("nearest-mean")
+    early["results"]["prototype"] = {**score, "protocol_id": "prototype-random-net-v1"}
+    (folder / "a.json").write_text(json.dumps(early))
+    assert "migrated 1 record(s)" in runner.invoke(cli, ["records", "migrate", str(folder)]).output
+    renamed = json.loads((folder / "a.json").read_text())["results"]
+    assert "prototype" not in renamed and renamed["nearest-mean"] == {**score}
+    assert renamed["convnet"] == early["results"]["convnet"]

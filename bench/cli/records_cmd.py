@@ -8,7 +8,7 @@ import click
 
 from bench.atomic import write_json_atomic
 from bench.errors import UserError
-from bench.evaluation.migrate import migrate_v1
+from bench.evaluation.migrate import migrate_v1, rename_prototype_track
 from bench.evaluation.records import load_json, validate_record
 
 
@@ -23,12 +23,19 @@ def records() -> None:
 def migrate(paths: tuple[Path, ...], check: bool) -> None:
     """Convert schema-version-1 records under PATHS (files or folders) to version 2 in place, atomically.
     The numbers move unchanged: each v1 record's ConvNet results become results.convnet, its prototype score
-    results.nearest-mean. Records already at version 2 are left alone."""
+    results.nearest-mean. Version-2 records from before the nearest-mean track had its name get only the
+    track renamed (prototype -> nearest-mean). Other version-2 records are left alone."""
     files = sorted(p for root in paths for p in ([root] if root.is_file() else root.rglob("*.json")))
     migrated, current = [], 0
     for path in files:
         record = load_json(path)
         if record.get("schema_version") != 1:
+            if rename_prototype_track(record):  # an early v2 record: only the track's name moves
+                validate_record(record, str(path))
+                migrated.append(path)
+                if not check:
+                    write_json_atomic(path, record)
+                continue
             validate_record(record, str(path))
             current += 1
             continue

@@ -5,7 +5,10 @@ Version 1 kept one protocol's numbers at the top level (``protocol``, ``results.
 ConvNet protocol's numbers under ``results.convnet`` and the prototype score under ``results.nearest-mean``,
 value for value. The v1 content key described code that no longer exists, so it is kept under
 ``migrated_from`` and the track keys are null: a migrated cell is reported stale by ``distrack run
---dry-run`` until it is re-derived."""
+--dry-run`` until it is re-derived.
+
+Version-2 records written before the nearest-mean track got its name hold the same score as track
+``prototype`` (protocol ``prototype-random-net-v1``); :func:`rename_prototype_track` moves it, value for value."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any
 from bench.sets.references import is_reference
 
 NEAREST_MEAN_PROTOCOL = "nearest-mean-random-net-v1"
+OLD_PROTOTYPE_PROTOCOL = "prototype-random-net-v1"
 
 
 def _budget(record: dict[str, Any]) -> dict[str, int] | None:
@@ -81,3 +85,21 @@ def migrate_v1(record: dict[str, Any]) -> dict[str, Any]:
         migrated_from={"schema_version": 1, "content_key": record["evaluated_set"].get("content_key")},
     )
     return migrated
+
+
+def rename_prototype_track(record: dict[str, Any]) -> bool:
+    """Rename an early version-2 record's ``prototype`` track to ``nearest-mean`` in place (so "prototype" names
+    only the technique); True when it changed. The numbers are not touched: the two are one computation."""
+    results = record.get("results", {})
+    old = results.get("prototype")
+    if record.get("schema_version") != 2 or old is None or old.get("protocol_id") != OLD_PROTOTYPE_PROTOCOL:
+        return False
+    if "nearest-mean" in results:
+        raise ValueError("the record holds both a prototype and a nearest-mean track")
+    record["results"] = {
+        ("nearest-mean" if name == "prototype" else name): (
+            {**entry, "protocol_id": NEAREST_MEAN_PROTOCOL} if name == "prototype" else entry
+        )
+        for name, entry in results.items()
+    }
+    return True
