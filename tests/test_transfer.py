@@ -54,7 +54,9 @@ def test_a_missing_or_corrupt_model_file_is_one_line_naming_it_and_the_expected_
         _yamnet(None).embed_waveforms([np.zeros(16_000, dtype=np.float32)])
 
 
-def _evaluate(tmp_path, feature_cache, models_root, data_root, *args: str):
+def _evaluate(tmp_path, feature_cache, models_root, data_root, command: str):
+    """``distrack evaluate`` with ``command``'s options (one string, split on spaces); the record it wrote."""
+    args = command.split()
     out = tmp_path / "record.json"
     base = ["--params", str(REPO / "params.yaml"), "--data-root", str(data_root), "--models-root", str(models_root)]
     result = CliRunner().invoke(
@@ -68,18 +70,7 @@ def test_the_mfcc_probe_on_a_random_ten_per_class_subset_beats_chance_on_fsdd(
     tmp_path, feature_cache, models_root, data_root
 ):
     record = _evaluate(
-        tmp_path,
-        feature_cache,
-        models_root,
-        data_root,
-        "--dataset",
-        "fsdd",
-        "--reference",
-        "random",
-        "--ipc",
-        "10",
-        "--track",
-        "probe-mfcc",
+        tmp_path, feature_cache, models_root, data_root, "--dataset fsdd --reference random --ipc 10 --track probe-mfcc"
     )
     probe = record["results"]["probe-mfcc"]
     assert probe["protocol_id"] == "probe-mfcc-v1" and probe["model"]["name"] == "mfcc"
@@ -102,31 +93,13 @@ def test_the_yamnet_probe_embeds_real_items_from_their_audio_and_inverts_the_res
         feature_cache,
         models_root,
         data_root,
-        "--dataset",
-        "esc10",
-        "--reference",
-        "random",
-        "--ipc",
-        "2",
-        "--track",
-        "probe-mfcc",
-        "--save-set",
-        str(subset),
+        f"--dataset esc10 --reference random --ipc 2 --track probe-mfcc --save-set {subset}",
     )
     labelled = load_set(subset)
     labelled.x[0] = labelled.x[0] * 0.5  # one item that is no real clip any more
     save_set(subset, labelled)
     record = _evaluate(
-        tmp_path,
-        feature_cache,
-        models_root,
-        data_root,
-        "--dataset",
-        "esc10",
-        "--set",
-        str(subset),
-        "--track",
-        "probe-yamnet",
+        tmp_path, feature_cache, models_root, data_root, f"--dataset esc10 --set {subset} --track probe-yamnet"
     )
     rendering = record["results"]["probe-yamnet"]["rendering"]
     assert rendering == {"items_from_real_audio": 19, "items_inverted_griffin_lim": 1}
@@ -134,16 +107,7 @@ def test_the_yamnet_probe_embeds_real_items_from_their_audio_and_inverts_the_res
 
 def test_the_zero_shot_row_on_esc10_needs_no_training_data(tmp_path, feature_cache, models_root, data_root):
     record = _evaluate(
-        tmp_path,
-        feature_cache,
-        models_root,
-        data_root,
-        "--dataset",
-        "esc10",
-        "--reference",
-        "zero-shot",
-        "--track",
-        "probe-yamnet",
+        tmp_path, feature_cache, models_root, data_root, "--dataset esc10 --reference zero-shot --track probe-yamnet"
     )
     evaluated = record["evaluated_set"]
     assert evaluated["kind"] == "reference" and evaluated["num_items"] == 0 and evaluated["sha256"] is None
@@ -177,18 +141,7 @@ def test_a_zero_shot_mapping_naming_a_class_the_dataset_lacks_is_refused(models_
 
 def test_the_probe_records_what_embedding_the_real_clips_cost(tmp_path, feature_cache, models_root, data_root):
     record = _evaluate(
-        tmp_path,
-        feature_cache,
-        models_root,
-        data_root,
-        "--dataset",
-        "esc10",
-        "--reference",
-        "random",
-        "--ipc",
-        "1",
-        "--track",
-        "probe-mfcc",
+        tmp_path, feature_cache, models_root, data_root, "--dataset esc10 --reference random --ipc 1 --track probe-mfcc"
     )
     cost = record["results"]["probe-mfcc"]["embedding_cost"]
     assert cost["clips"] == sum(record["dataset"]["split_sizes"].values()) and cost["seconds"] > 0
