@@ -29,17 +29,14 @@ def migrate(paths: tuple[Path, ...], check: bool) -> None:
     migrated, current = [], 0
     for path in files:
         record = load_json(path)
-        if record.get("schema_version") != 1:
-            if rename_prototype_track(record):  # an early v2 record: only the track's name moves
-                validate_record(record, str(path))
-                migrated.append(path)
-                if not check:
-                    write_json_atomic(path, record)
-                continue
+        if record.get("schema_version") == 1:
+            converted = migrate_v1(record)
+        elif rename_prototype_track(record):  # an early v2 record: only the track's name moves
+            converted = record
+        else:
             validate_record(record, str(path))
             current += 1
             continue
-        converted = migrate_v1(record)
         validate_record(converted, str(path))
         migrated.append(path)
         if not check:

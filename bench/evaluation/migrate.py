@@ -96,10 +96,6 @@ def rename_prototype_track(record: dict[str, Any]) -> bool:
         return False
     if "nearest-mean" in results:
         raise ValueError("the record holds both a prototype and a nearest-mean track")
-    record["results"] = {
-        ("nearest-mean" if name == "prototype" else name): (
-            {**entry, "protocol_id": NEAREST_MEAN_PROTOCOL} if name == "prototype" else entry
-        )
-        for name, entry in results.items()
-    }
+    record["results"] = {("nearest-mean" if name == "prototype" else name): entry for name, entry in results.items()}
+    old["protocol_id"] = NEAREST_MEAN_PROTOCOL
     return True
