@@ -436,6 +436,41 @@ def test_adding_a_track_evaluates_only_the_new_track(tmp_path):
     assert "0 done, 2 up to date" in _run(tmp_path, params, "--no-tracking").output
 
 
+def test_track_ipc_scores_a_track_only_at_the_chosen_ipc_and_keeps_its_results_elsewhere(tmp_path):
+    """``--track-ipc`` (dvc.yaml's shift=10): the track is skipped at other IPC values, and a record rewritten
+    there for another track keeps the skipped track's result while its key is current."""
+    params = _params(tmp_path, ipc="[1, 2]", references="[]")
+    first = _run(tmp_path, params, "--no-tracking", "--track-ipc", "convnet=2")
+    assert first.exit_code == 0, first.output
+    records = tmp_path / "results" / "tiny" / "synthetic" / "dm"
+    assert set(json.loads((records / "dm-ipc1-seed0.json").read_text())["results"]) == {"nearest-mean"}
+    assert set(json.loads((records / "dm-ipc2-seed0.json").read_text())["results"]) == {"convnet", "nearest-mean"}
+    assert "1 stale: convnet, 1 up to date" in _run(tmp_path, params, "--dry-run").output
+    assert "0 done, 2 up to date" in _run(tmp_path, params, "--no-tracking", "--track-ipc", "convnet=2").output
+    assert _run(tmp_path, params, "--no-tracking").exit_code == 0  # now convnet at IPC 1 too
+    before = json.loads((records / "dm-ipc1-seed0.json").read_text())
+    params.write_text(params.read_text().replace("protocol: {epochs: 30,", "protocol: {epochs: 31,"))
+    again = _run(tmp_path, params, "--no-tracking", "--track-ipc", "nearest-mean=2")
+    assert "2 done" in again.output, again.output
+    after = json.loads((records / "dm-ipc1-seed0.json").read_text())
+    assert after["results"]["convnet"]["params"]["epochs"] == 31
+    assert after["results"]["nearest-mean"] == before["results"]["nearest-mean"]  # kept, though not scored here
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("shfit=10", "unknown track 'shfit' (did you mean 'shift'?)"),
+        ("convnet=x", "must be integers"),
+        ("convnet", "expected TRACK=IPC"),
+        ("convnet=0", "at least 1"),
+    ],
+)
+def test_track_ipc_refuses_bad_values_in_one_line(tmp_path, value, message):
+    result = _run(tmp_path, _params(tmp_path), "--dry-run", "--track-ipc", value)
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
 def test_a_set_file_cut_short_is_never_up_to_date(tmp_path):
     params = _params(tmp_path, references="[]")
     assert _run(tmp_path, params, "--no-tracking").exit_code == 0

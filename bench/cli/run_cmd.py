@@ -12,10 +12,11 @@ from bench.cli.context import Session, pass_session
 from bench.cli.evaluate_cmd import accelerate_option
 from bench.errors import UserError
 from bench.evaluation.acceleration import Acceleration
+from bench.evaluation.tracks import track_names
 from bench.params import load_params
 from bench.pipeline.executors import EXECUTORS, SlurmOptions, run_cells
 from bench.pipeline.grid import expand, load_grid, parse_only, select
-from bench.pipeline.runner import STAGES, CellOutcome, SweepSettings, cell_state
+from bench.pipeline.runner import STAGES, CellOutcome, SweepSettings, cell_state, parse_track_ipc
 from bench.provenance import git_commit
 
 
@@ -42,6 +43,13 @@ def _line(outcome: CellOutcome) -> str:
     multiple=True,
     metavar="KEY=V[,KEY=V]",
     help="Run a slice, e.g. technique=dm,dataset=fsdd; '+' joins values (ipc=1+10).",
+)
+@click.option(
+    "--track-ipc",
+    multiple=True,
+    metavar="TRACK=IPC[+IPC]",
+    help="Score sets with TRACK only at these IPC values (repeatable), e.g. shift=10; other IPC values keep "
+    "the results they already have. dvc.yaml's default grid passes shift=10.",
 )
 @click.option(
     "--executor",
@@ -117,6 +125,7 @@ def run(
     session: Session,
     grid_path: Path | None,
     only: tuple[str, ...],
+    track_ipc: tuple[str, ...],
     executor: str,
     jobs: int,
     stage: str,
@@ -155,6 +164,7 @@ def run(
         outputs,
         results,
         tracks=grid.tracks,
+        track_ipc=parse_track_ipc(track_ipc, track_names()),
         stage=stage,
         checkpoint_every=checkpoint_every,
         validation_checks=validation_checks,

@@ -31,6 +31,7 @@ from bench.pipeline.tracking import TrackingTarget, cell_log, log_cell
 from bench.session import Session
 from bench.sets.files import LabelledSet
 from bench.sets.references import REFERENCES
+from bench.typed import did_you_mean
 
 STAGES = ("all", "distill", "evaluate")
 
@@ -53,6 +54,14 @@ class SweepSettings:
     acceleration: str = ""  # opt-in evaluation speed-ups (bench.evaluation.acceleration), comma-separated
     threads: int | None = None  # torch threads per worker (None: torch's default)
     progress: bool = False
+    # track -> the IPC values at which it scores sets (a track not named here scores every IPC). Results a
+    # track holds at other IPC values are kept while their key is current, never recomputed.
+    track_ipc: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def scores(self, track: str, ipc: int | None) -> bool:
+        """Whether ``track`` scores a cell at ``ipc`` (a row without IPC, such as ``full``, always)."""
+        wanted = self.track_ipc.get(track)
+        return ipc is None or wanted is None or ipc in wanted
 
     @classmethod
     def for_session(
@@ -121,6 +130,26 @@ class CellState:
         return "distilled" if self.set_ready else "missing"
 
 
+def parse_track_ipc(values: tuple[str, ...], known: list[str]) -> dict[str, tuple[int, ...]]:
+    """``--track-ipc shift=10`` (repeatable; ``shift=1+10`` for several values) as track -> IPC values. A
+    track the grid does not run is allowed (one dvc.yaml serves every grid); an unknown one is a typo."""
+    chosen: dict[str, tuple[int, ...]] = {}
+    for value in values:
+        name, sep, wanted = value.partition("=")
+        if not sep or not name or not wanted:
+            raise UserError(f"--track-ipc: expected TRACK=IPC[+IPC], got {value!r}")
+        if name not in known:
+            raise UserError(f"--track-ipc: unknown track {name!r}{did_you_mean(name, known)}")
+        try:
+            ipcs = tuple(int(v) for v in wanted.split("+"))
+        except ValueError:
+            raise UserError(f"--track-ipc: {name}: IPC values must be integers, got {wanted!r}") from None
+        if any(ipc < 1 for ipc in ipcs):
+            raise UserError(f"--track-ipc: {name}: IPC values must be at least 1, got {wanted!r}")
+        chosen[name] = tuple(sorted(set(chosen.get(name, ()) + ipcs)))
+    return chosen
+
+
 def _tracks(session: Session, settings: SweepSettings, dataset: str) -> list[Track]:
     acceleration = Acceleration.parse(settings.acceleration)
     return [build_track(session, name, dataset=dataset, acceleration=acceleration) for name in settings.tracks]
@@ -159,10 +188,11 @@ def cell_state(session: Session, settings: SweepSettings, cell: GridCell) -> Cel
         else:
             earlier = {name: entry for name, entry in record["results"].items() if entry.get("key") == keys.get(name)}
             record_sha256 = record["evaluated_set"]["sha256"]
-    stale = [track for track in tracks if track.name not in earlier]
+    scored = [track for track in tracks if settings.scores(track.name, cell.ipc)]
+    stale = [track for track in scored if track.name not in earlier]
     if problem:
-        stale, earlier = tracks, {}
-    return CellState(key, tracks, keys, stale, earlier, set_ready, problem, record_sha256)
+        stale, earlier = scored, {}
+    return CellState(key, scored, keys, stale, earlier, set_ready, problem, record_sha256)
 
 
 def _distill(session: Session, settings: SweepSettings, cell: GridCell, key: str) -> Path:
