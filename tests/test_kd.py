@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bench.artefacts.teachers import TeacherParams, get_teacher
 from bench.cli import cli
-from bench.evaluation.tracks.kd import kd_loss, teacher_targets, train_student
+from bench.evaluation.tracks.kd import kd_loss, stored_targets, teacher_targets, train_student
 from bench.params import ProtocolParams
 from bench.session import Session
 from tests.conftest import TINY_PARAMS
@@ -48,6 +48,12 @@ def test_kd_loss_equals_the_temperature_scaled_kl_on_a_hand_computed_example():
     target = torch.log_softmax(teacher / t, dim=1)
     assert float(kd_loss(student, target, t)) == pytest.approx(expected, rel=1e-6)
     assert float(kd_loss(teacher, target, t)) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_a_sets_own_soft_labels_are_the_targets_of_the_items_in_the_batch():
+    soft = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    chosen = stored_targets(soft)(torch.zeros(2, 1), torch.tensor([2, 0]))
+    assert torch.allclose(chosen.exp(), soft[[2, 0]])
 
 
 def test_a_teacher_is_trained_once_then_loaded_from_the_store(session):

@@ -10,6 +10,7 @@ it; the recipe (epochs, learning rate and its schedule, batch size) is the profi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -101,7 +102,7 @@ def teacher_targets(teacher: Teacher, temperature: float) -> Targets:
 
 def stored_targets(soft: torch.Tensor) -> Targets:
     log_probs = soft.clamp_min(1e-12).log()
-    return lambda _, idx: log_probs[idx.cpu()].to(idx.device)
+    return lambda _, idx: log_probs[idx]
 
 
 @register_track
@@ -112,6 +113,7 @@ class KnowledgeDistillationTrack(Track):
     Params = KDParams
     requires = ("model:profile", "teacher")
 
+    @functools.cached_property
     def teacher_params(self) -> TeacherParams:
         return parse_section(TeacherParams, self.params.teacher, "tracks.kd.teacher")
 
@@ -120,35 +122,36 @@ class KnowledgeDistillationTrack(Track):
             "params": {**dataclasses.asdict(self.params), **dataclasses.asdict(self.context.protocol)},
             "model": self.context.model.describe(),
             "teacher": {
-                **dataclasses.asdict(self.teacher_params()),
-                "model": teacher_spec(self.teacher_params(), self.context.model).describe(),
+                **dataclasses.asdict(self.teacher_params),
+                "model": teacher_spec(self.teacher_params, self.context.model).describe(),
             },
         }
 
     def model_specs(self) -> list[ModelSpec]:
-        return [self.context.model, teacher_spec(self.teacher_params(), self.context.model)]
-
-    def _targets(self, teacher: Teacher, labelled: LabelledSet, soft: torch.Tensor | None, temperature: float):
-        if self.params.set_soft_labels and soft is not None:
-            return stored_targets(soft.to(self.context.device))
-        return teacher_targets(teacher, temperature)
+        return [self.context.model, teacher_spec(self.teacher_params, self.context.model)]
 
     def evaluate(self, labelled: LabelledSet, features: FeatureSet) -> TrackResult:
         context = self.context
         reset_peak_memory(context.device)
         start = time.perf_counter()
         teacher = get_teacher(
-            features, self.teacher_params(), context.model, context.protocol, context.device, context.cache_dir
+            features, self.teacher_params, context.model, context.protocol, context.device, context.cache_dir
         )
         items = self.items(labelled, features)
         x, seeds = items.x.detach(), list(self.params.seeds or context.protocol.seeds)
+        uses_set_labels = self.params.set_soft_labels and items.soft is not None
+
+        def targets(temperature: float) -> Targets:
+            if uses_set_labels:
+                return stored_targets(items.soft.to(context.device))
+            return teacher_targets(teacher, temperature)
 
         def student(seed: int, temperature: float) -> tuple[Network, list[float], float]:
             began = time.perf_counter()
             network, losses = train_student(
                 x,
                 features.num_classes,
-                self._targets(teacher, labelled, items.soft, temperature),
+                targets(temperature),
                 context.model,
                 context.protocol,
                 seed,
@@ -188,6 +191,6 @@ class KnowledgeDistillationTrack(Track):
                     for key in ("test_accuracy", "validation_accuracy", "lr", "key", "train_seconds")
                 },
                 "teacher_built_here": teacher.built,
-                "teacher_soft_labels": not (self.params.set_soft_labels and items.soft is not None),
+                "teacher_soft_labels": not uses_set_labels,
             },
         )
