@@ -130,3 +130,24 @@ def test_the_statistics_pooling_teacher_trains_and_exposes_states_before_and_aft
     assert teacher.network.frames(x).shape == (5, 16, x.shape[-1])  # before pooling: per frame
     assert teacher.network.embed(x).shape == (5, 16)  # after pooling: per clip
     assert teacher.test_accuracy > 1 / features.num_classes  # it learned something
+
+
+def test_a_teacher_trained_with_another_cpu_thread_count_is_another_artefact(session):
+    features = session.features("synthetic")
+    before = torch.get_num_threads()
+    built = []
+    try:
+        for threads in (1, 2, 1):
+            torch.set_num_threads(threads)
+            teacher = get_teacher(
+                features,
+                TeacherParams(epochs=2, lrs=(0.05,)),
+                session.profile.model,
+                session.profile.protocol,
+                session.device,
+                session.cache_dir,
+            )
+            built.append(teacher.built)
+    finally:
+        torch.set_num_threads(before)
+    assert built == [True, True, False]

@@ -80,6 +80,8 @@ def get_teacher(
         "lrs": list(params.lrs),
         "seed": params.seed,
         "torch": torch.__version__,
+        # a CPU sums in another order with other thread counts: a teacher trained with 1 thread is another one
+        "threads": torch.get_num_threads() if device.type == "cpu" else None,
         "code": _code_digest(spec),
     }
 
@@ -91,9 +93,9 @@ def get_teacher(
             network, _ = train_network(
                 features.train.x, features.train.y, classes, spec, recipe, params.seed, device, lr
             )
-            tried[str(lr)] = accuracy(network, features.validation, device)
-            if best is None or tried[str(lr)] > best[0]:
-                best = (tried[str(lr)], lr, network)
+            score = tried[str(lr)] = accuracy(network, features.validation, device)
+            if best is None or score > best[0]:
+                best = (score, lr, network)
         assert best is not None
         validation, lr, network = best
         described = {
