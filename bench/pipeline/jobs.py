@@ -11,17 +11,22 @@ from typing import Any
 
 import torch
 
+from bench.artefacts.teacher_index import find_teacher, publish_teacher
 from bench.atomic import write_json_atomic
 from bench.device import device_description
 from bench.errors import UserError
 from bench.evaluation.protocol import accuracy, train_network
 from bench.evaluation.records import build_record, track_entry, write_record
 from bench.evaluation.tracks.base import Track
+from bench.features.store import TrainingSplits
+from bench.features.withheld import withhold
 from bench.hashing import sha256_file
 from bench.session import Session
 from bench.sets.files import LabelledSet, load_set, save_set, tensor_digest
 from bench.techniques import Budget
 from bench.techniques.configure import build_technique
+from bench.techniques.data_free import DataFreeTechnique
+from bench.techniques.registry import get_technique
 from bench.writable import write_or_rescue
 
 
@@ -54,13 +59,17 @@ def distill_to_file(
     checkpoint: Path | None = None,
     extra: Mapping[str, Any] | None = None,
     validation_checks: int = 0,
+    features_key: str | None = None,
 ) -> dict[str, Any]:
     """Distil, then write the set and its sidecar JSON (``<out>.json``: params, cost, loss history) atomically;
-    return the sidecar."""
+    return the sidecar. ``features_key``: the dataset's features as the caller already hashed them (a data-free
+    technique's published teacher must have been trained on those, else it is trained or loaded again)."""
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out}: the set is written as safetensors; use a .safetensors name")
     if checkpoint_every < 1:
         raise UserError("--checkpoint-every must be at least 1")
+    if getattr(get_technique(technique), "data_free", False):
+        validation_checks = 0  # a data-free technique is never shown the validation split, not even to monitor
     checkpoint = checkpoint or out.with_name(out.name + ".ckpt")
     method = build_technique(
         session,
@@ -73,7 +82,10 @@ def distill_to_file(
         monitor=validation_monitor(session, dataset) if validation_checks > 0 else None,
         monitor_checks=validation_checks,
     )
-    feats = session.features(dataset)
+    if isinstance(method, DataFreeTechnique):
+        feats: TrainingSplits = data_free_inputs(session, dataset, method, features_key)
+    else:
+        feats = session.features(dataset).training_splits()
     result = method.run(feats, ipc, seed, Budget(iterations), session.device, progress=session.progress)
     metadata = {
         "dataset": dataset,
@@ -99,6 +111,24 @@ def distill_to_file(
     write_or_rescue(out.with_suffix(".json"), lambda path: write_json_atomic(path, sidecar), "set's sidecar")
     checkpoint.unlink(missing_ok=True)
     return sidecar
+
+
+def data_free_inputs(
+    session: Session, dataset: str, method: DataFreeTechnique, features_key: str | None = None
+) -> TrainingSplits:
+    """Give ``method`` its teacher and return the feature space it distils in, the data withheld. The teacher
+    index is asked first, which reads no audio; only without a published teacher (or one trained on other
+    features than ``features_key``) is the dataset read, to train or load the teacher and publish it."""
+    profile = session.profile
+    settings = (method.teacher_params, profile.model, profile.protocol, session.device, session.cache_dir)
+    found = find_teacher(dataset, profile.features_for(dataset), *settings)
+    if found is not None and features_key in (None, found[1].cache_key):
+        teacher, space = found
+    else:
+        feats = session.features(dataset)
+        teacher, space = publish_teacher(feats, *settings), withhold(feats)
+    method.use_teacher(teacher)
+    return space
 
 
 def read_sidecar(set_path: Path) -> dict[str, Any] | None:

@@ -214,6 +214,7 @@ def _distill(session: Session, settings: SweepSettings, cell: GridCell, key: str
         checkpoint=checkpoint,
         extra={"content_key": key},
         validation_checks=settings.validation_checks,
+        features_key=session.features(cell.dataset).cache_key,
     )
     return set_path
 

@@ -18,9 +18,11 @@ import torch
 import yaml
 
 from bench.errors import UserError
+from bench.pipeline.jobs import data_free_inputs
 from bench.session import Session
 from bench.techniques import Budget, DistillContext, DistilledSet, Technique, get_technique
 from bench.techniques import loop as loop_module
+from bench.techniques.data_free import DataFreeTechnique
 
 PASS, FAIL, NOT_APPLICABLE = "PASS", "FAIL", "N/A"
 CLASSES, CLIPS_PER_CLASS, IPC = 4, 12, 2
@@ -94,7 +96,10 @@ class Battery:
         cls = get_technique(self.technique)
         params = cls.configure(self.session.profile.budgets, self.overrides)
         model = self.session.profile.model
-        return cls(params, DistillContext(model=model, cache_dir=self.workdir / "cache", **context))
+        method = cls(params, DistillContext(model=model, cache_dir=self.workdir / "cache", **context))
+        if isinstance(method, DataFreeTechnique):
+            data_free_inputs(self.session, "synthetic", method)  # its teacher, trained once, then from the index
+        return method
 
     def distill(self, ipc: int = IPC, **context: Any) -> DistilledSet:
         feats = self.session.features("synthetic")
@@ -121,7 +126,18 @@ class Battery:
         if first is None:
             return self.checks
         self.record("distils", True, f"{first.cost.iterations} iteration(s), {first.cost.wall_seconds:.2f} s")
-        self.record("test split untouched", True, "distilled from the training and validation splits alone")
+        method = self.build()
+        if isinstance(method, DataFreeTechnique):
+            guarded = type(method).run is DataFreeTechnique.run  # the withholding happens there
+            self.record(
+                "data-free",
+                guarded,
+                "distilled from its teacher alone: the training and validation splits raise on any read"
+                if guarded
+                else "overrides DataFreeTechnique.run, which withholds the data: the claim cannot be checked",
+            )
+        else:
+            self.record("test split untouched", True, "distilled from the training and validation splits alone")
         self.check_output(first)
         second = self.attempt("deterministic", self.distill)
         if second is not None:
@@ -148,6 +164,9 @@ class Battery:
 
     def check_ipc_error(self) -> None:
         too_many = CLIPS_PER_CLASS + 1
+        if getattr(get_technique(self.technique), "data_free", False):
+            self.record("IPC too large", None, "data-free: synthesises any number of items, no real ones to run out of")
+            return
         try:
             self.distill(ipc=too_many)
         except UserError as exc:
