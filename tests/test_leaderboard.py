@@ -231,3 +231,32 @@ def test_the_seed_tables_stand_the_seed_numbers_beside_ours_and_name_each_stand_
     one = next(line for line in text.splitlines() if line.startswith("| 1 samples/cls") and "0.40" in line)
     assert "| 0.40 " in one and "0.550 ± 0.050 (1×2) [stand-in fsdd]" in one
     assert "| 0.25 " in one and "| 0.19 " in one  # UrbanSound8K and GTZAN: the seed's, ours missing
+
+
+def _kd_record(technique: str, ipc: int, hard: list[float], soft: list[float], teacher: float = 0.95) -> dict:
+    record = _record(technique, ipc, hard, kd={"test_accuracy": soft})
+    record["results"]["kd"].update(main_score="test_accuracy", teacher={"test_accuracy": teacher})
+    return record
+
+
+def test_hard_labels_stand_beside_kd_with_the_teacher_and_each_gain_over_random_under_its_own_labels():
+    from bench.leaderboard.labels import hard_vs_kd, label_robust
+
+    cells = group(
+        [
+            ("a", _kd_record("random", 10, [0.60, 0.62], [0.80, 0.82])),
+            ("b", _kd_record("dm", 10, [0.70, 0.72], [0.83, 0.85])),
+            ("c", _kd_record("frami", 10, [0.30, 0.32], [0.55, 0.57])),
+            ("d", _record("dc", 10, [0.71, 0.73])),  # no kd result: not in the comparison
+        ]
+    )
+    rows = {
+        line.split("|")[1].strip(): [v.strip() for v in line.split("|")[2:-1]]
+        for line in hard_vs_kd(cells, cells[0].dataset).splitlines()[2:]
+    }
+    assert list(rows) == ["teacher (full training split)", "random (reference)", "dm", "frami (data-free)"]
+    assert rows["teacher (full training split)"][1] == "0.950"
+    assert rows["dm"][:4] == ["0.710 ± 0.010 (1×2)", "0.840 ± 0.010 (1×2)", "+0.100", "+0.030"]
+    assert rows["frami (data-free)"][2:] == ["-0.300", "-0.250"]
+    robust = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in label_robust(cells).splitlines()[2:]}
+    assert robust == {"dm": "+30%", "frami (data-free)": "—"}  # frami's hard-label gain is negative

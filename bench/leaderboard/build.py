@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.atomic import write_text_atomic
 from bench.features.store import find_cached_features
-from bench.leaderboard import tables
+from bench.leaderboard import labels, tables
 from bench.leaderboard.collect import BoardCell, group, read_records
 from bench.leaderboard.plots import accuracy_vs_ipc, confusion_png, severity_curves
 from bench.leaderboard.seed import seed_section
@@ -38,12 +38,30 @@ def track_order(cells: Sequence[BoardCell]) -> list[str]:
 
 def sample_cell(cells: Sequence[BoardCell], dataset: str) -> BoardCell | None:
     """The largest-IPC set of the first preferred technique present for ``dataset``."""
-    candidates = [c for c in cells if c.dataset == dataset and c.ipc is not None]
     for technique in SAMPLE_PREFERENCE:
-        mine = sorted((c for c in candidates if c.technique == technique), key=lambda c: c.ipc or 0)
-        if mine:
-            return mine[-1]
+        mine = _largest_ipc(cells, dataset, technique)
+        if mine is not None:
+            return mine
     return None
+
+
+def _largest_ipc(cells: Sequence[BoardCell], dataset: str, technique: str) -> BoardCell | None:
+    mine = sorted((c for c in cells if (c.dataset, c.technique) == (dataset, technique) and c.ipc), key=lambda c: c.ipc)
+    return mine[-1] if mine else None
+
+
+def sample_cells(cells: Sequence[BoardCell], dataset: str) -> dict[str, BoardCell]:
+    """Folder name -> cell: ``dataset`` for the preferred technique's set, ``dataset-technique`` for each
+    data-free technique's (items made from a teacher alone are worth hearing beside the others)."""
+    chosen = {}
+    preferred = sample_cell(cells, dataset)
+    if preferred is not None:
+        chosen[dataset] = preferred
+    for technique in sorted({c.technique for c in cells if c.dataset == dataset and labels.is_data_free(c.technique)}):
+        cell = _largest_ipc(cells, dataset, technique)
+        if cell is not None:
+            chosen[f"{dataset}-{technique}"] = cell
+    return chosen
 
 
 def render_samples(cell: BoardCell, folder: Path, repo_root: Path, cache_roots: list[Path]) -> bool:
@@ -68,9 +86,9 @@ def render_samples(cell: BoardCell, folder: Path, repo_root: Path, cache_roots: 
     return True
 
 
-def _samples_section(out_dir: Path, profile: str, datasets: Sequence[str]) -> list[str]:
+def _samples_section(out_dir: Path, profile: str, folders: Sequence[str]) -> list[str]:
     lines = []
-    for dataset in datasets:
+    for dataset in folders:
         folder = out_dir / "samples" / profile / dataset
         wavs = sorted(folder.glob("*.wav"))
         if not wavs:
@@ -189,6 +207,7 @@ def build_markdown(cells: Sequence[BoardCell], out_dir: Path, plots: bool = True
         tracks = track_order(mine)
         for track in tracks:
             lines += _track_section(mine, out_dir, profile, track, plots)
+        lines += labels.section(mine)
         if profile == SEED_PROFILE:
             lines += seed_section(mine)
         lines += ["### Cost", "", "Seconds per evaluation seed for each track; distillation cost per set.", ""]
@@ -202,7 +221,7 @@ def build_markdown(cells: Sequence[BoardCell], out_dir: Path, plots: bool = True
             ]
             lines += [f"![{m.stem}](tsne/{m.name})" + "\n" for m in maps]
         lines += ["### Sample sounds", "", "Griffin-Lim inversions of the synthetic log-mels (phase is estimated).", ""]
-        lines += _samples_section(out_dir, profile, datasets)
+        lines += _samples_section(out_dir, profile, [name for d in datasets for name in sample_cells(mine, d)])
     if off:
         lines += [
             "## Smoke runs and dataset subsets (not comparable; kept off the tables above)",
@@ -237,9 +256,8 @@ def build(
         for profile in sorted({c.profile for c in cells if not c.off_main}):
             mine = [c for c in cells if c.profile == profile and not c.off_main]
             for dataset in sorted({c.dataset for c in mine}):
-                chosen = sample_cell(mine, dataset)
-                if chosen is not None:
-                    render_samples(chosen, out_dir / "samples" / profile / dataset, repo_root, list(cache_roots))
+                for name, chosen in sample_cells(mine, dataset).items():
+                    render_samples(chosen, out_dir / "samples" / profile / name, repo_root, list(cache_roots))
     write_text_atomic(out, build_markdown(cells, out_dir, plots))
     return cells
 
