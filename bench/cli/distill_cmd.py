@@ -12,8 +12,7 @@ from tabulate import tabulate
 from bench.cli.context import Session, pass_session, skip_bad_option
 from bench.pipeline.jobs import distill_to_file
 from bench.techniques import get_technique, technique_names
-from bench.techniques.configure import build_technique, technique_overrides
-from bench.techniques.mtt import TrajectoryMatching
+from bench.techniques.configure import technique_overrides
 from bench.writable import ensure_writable
 
 
@@ -76,11 +75,11 @@ def distill(
 @click.option("--param", "pairs", multiple=True, metavar="KEY=VALUE", help="Override an mtt parameter.")
 @pass_session
 def experts(session: Session, dataset: str, pairs: tuple[str, ...]) -> None:
-    """Train (or reuse) the MTT expert trajectories of DATASET."""
-    method = build_technique(session, "mtt", pairs, dataset)
-    assert isinstance(method, TrajectoryMatching)
-    store = method.expert_store(session.features(dataset), session.device, session.progress)
-    click.echo(f"{len(store.paths())} expert(s), {store.num_epochs()} epochs each, in {store.folder}")
+    """Train (or reuse) the MTT expert trajectories of DATASET (as `distrack artefacts build experts`)."""
+    from bench.cli.artefacts_cmd import build_experts
+
+    for line in build_experts(session, dataset, pairs):
+        click.echo(line)
 
 
 @click.command()

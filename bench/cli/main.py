@@ -111,6 +111,7 @@ def cli(
 
 def _register_commands() -> None:
     from bench.cli import (
+        artefacts_cmd,
         datasets_cmd,
         distill_cmd,
         evaluate_cmd,
@@ -130,6 +131,7 @@ def _register_commands() -> None:
     cli.add_command(evaluate_cmd.evaluate)
     cli.add_command(distill_cmd.distill)
     cli.add_command(distill_cmd.experts)
+    cli.add_command(artefacts_cmd.artefacts)
     cli.add_command(distill_cmd.techniques)
     cli.add_command(tracks_cmd.tracks)
     cli.add_command(tracks_cmd.models)
