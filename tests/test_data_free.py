@@ -176,3 +176,18 @@ def test_validate_passes_frami_and_marks_it_data_free(tmp_path):
     result = CliRunner().invoke(cli, ["validate", "frami", "--iterations", "3"])
     assert result.exit_code == 0, result.output
     assert "PASS  data-free" in result.output and "N/A   IPC too large" in result.output
+
+
+def test_artefacts_build_teacher_trains_every_teacher_the_params_ask_for_once(tmp_path):
+    (tmp_path / "params.yaml").write_text(DATA_FREE_PARAMS)
+    args = ["--params", str(tmp_path / "params.yaml"), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    build = [*args, "artefacts", "build", "teacher", "--dataset", "synthetic"]
+    first = CliRunner().invoke(cli, build)
+    assert first.exit_code == 0, first.output
+    # two teachers: the kd track's (= deepinversion's, which has no section here) and frami's (= teacher-noise's)
+    lines = first.output.strip().splitlines()
+    assert len(lines) == 2 and all("(trained)" in line for line in lines), first.output
+    again = CliRunner().invoke(cli, build)
+    assert again.exit_code == 0 and again.output.count("(stored)") == 2, again.output
+    index = list((tmp_path / "cache" / "artefacts" / "teacher-index").glob("synthetic-*.json"))
+    assert len(index) == 2
