@@ -22,6 +22,7 @@ from bench.sets.references import Reference, random_real_subset
 from bench.techniques import Budget, DistillContext, DistilledSet, Technique
 from bench.techniques.augment import AugmentParams, augment
 from bench.techniques.base import Cost
+from bench.techniques.data_free import DataFreeTechnique
 from bench.techniques.loop import Learnables, iteration_generator, iteration_seed
 from bench.techniques.matching import finish, run_loop
 from bench.techniques.sampling import ClassSampler
@@ -35,6 +36,7 @@ __all__ = [
     "ClipIndex",
     "Cost",
     "DataError",
+    "DataFreeTechnique",
     "DatasetAdapter",
     "DatasetInfo",
     "Decoder",
