@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from bench.params import DATA_ROOT_ENV, load_params
+from bench.session import Session
 from bench.techniques.registry import reload_plugins
 
 REPO = Path(__file__).resolve().parent.parent
@@ -145,3 +146,23 @@ def toy_plugin(tmp_path, monkeypatch):
     monkeypatch.undo()
     sys.modules.pop("toy_distill", None)
     reload_plugins()
+
+
+@pytest.fixture
+def make_session(tmp_path: Path) -> Callable[[str], Session]:
+    """A CPU session on ``tmp_path`` whose params.yaml holds the given text."""
+
+    def make(params_text: str) -> Session:
+        params = tmp_path / "params.yaml"
+        params.write_text(params_text)
+        return Session(
+            params_path=params,
+            profile_name=None,
+            data_root_option=None,
+            cache_dir=tmp_path / "cache",
+            device_name="cpu",
+            progress=False,
+            dataset_dirs={},
+        )
+
+    return make

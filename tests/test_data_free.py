@@ -36,18 +36,8 @@ techniques:
 
 
 @pytest.fixture
-def session(tmp_path) -> Session:
-    params = tmp_path / "params.yaml"
-    params.write_text(DATA_FREE_PARAMS)
-    return Session(
-        params_path=params,
-        profile_name=None,
-        data_root_option=None,
-        cache_dir=tmp_path / "cache",
-        device_name="cpu",
-        progress=False,
-        dataset_dirs={},
-    )
+def session(make_session) -> Session:
+    return make_session(DATA_FREE_PARAMS)
 
 
 def _distill(tmp_path, technique: str, out: str, seed: int = 0) -> tuple[int, str]:

@@ -18,16 +18,18 @@ from bench.techniques.configure import build_technique
 from bench.techniques.data_free import DataFreeTechnique
 from bench.techniques.mtt import TrajectoryMatching
 from bench.techniques.registry import technique_names
+from bench.techniques.teacher_guided import TeacherGuidedTechnique
 
 
 def teacher_settings(session: Session, dataset: str) -> list[TeacherParams]:
-    """The teachers this session's params ask for: the kd track's and every data-free technique's (once each)."""
+    """The teachers this session's params ask for: the kd track's and every data-free or teacher-guided
+    technique's (once each)."""
     kd = build_track(session, "kd", dataset=dataset)
     assert isinstance(kd, KnowledgeDistillationTrack)
     wanted = [kd.teacher_params]
     for name in technique_names():
         method = build_technique(session, name, dataset=dataset)
-        if isinstance(method, DataFreeTechnique):
+        if isinstance(method, DataFreeTechnique | TeacherGuidedTechnique):
             wanted.append(method.teacher_params)
     profile, feature_params = session.profile, session.profile.features_for(dataset)
     unique: dict[str, TeacherParams] = {}

@@ -18,7 +18,7 @@ from bench.errors import UserError
 from bench.evaluation.protocol import accuracy, train_network
 from bench.evaluation.records import build_record, track_entry, write_record
 from bench.evaluation.tracks.base import Track
-from bench.features.store import TrainingSplits
+from bench.features.store import FeatureSet, TrainingSplits
 from bench.features.withheld import withhold
 from bench.hashing import sha256_file
 from bench.session import Session
@@ -27,6 +27,7 @@ from bench.techniques import Budget
 from bench.techniques.configure import build_technique
 from bench.techniques.data_free import DataFreeTechnique
 from bench.techniques.registry import get_technique
+from bench.techniques.teacher_guided import TeacherGuidedTechnique
 from bench.writable import write_or_rescue
 
 
@@ -85,7 +86,10 @@ def distill_to_file(
     if isinstance(method, DataFreeTechnique):
         feats: TrainingSplits = data_free_inputs(session, dataset, method, features_key)
     else:
-        feats = session.features(dataset).training_splits()
+        features = session.features(dataset)
+        if isinstance(method, TeacherGuidedTechnique):
+            give_teacher(session, features, method)
+        feats = features.training_splits()
     result = method.run(feats, ipc, seed, Budget(iterations), session.device, progress=session.progress)
     metadata = {
         "dataset": dataset,
@@ -111,6 +115,13 @@ def distill_to_file(
     write_or_rescue(out.with_suffix(".json"), lambda path: write_json_atomic(path, sidecar), "set's sidecar")
     checkpoint.unlink(missing_ok=True)
     return sidecar
+
+
+def give_teacher(session: Session, features: FeatureSet, method: TeacherGuidedTechnique) -> None:
+    """A teacher-guided technique's teacher, trained on ``features`` (or found stored) and published."""
+    profile = session.profile
+    settings = (profile.model, profile.protocol, session.device, session.cache_dir)
+    method.use_teacher(publish_teacher(features, method.teacher_params, *settings))
 
 
 def data_free_inputs(

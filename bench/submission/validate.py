@@ -18,11 +18,12 @@ import torch
 import yaml
 
 from bench.errors import UserError
-from bench.pipeline.jobs import data_free_inputs
+from bench.pipeline.jobs import data_free_inputs, give_teacher
 from bench.session import Session
 from bench.techniques import Budget, DistillContext, DistilledSet, Technique, get_technique
 from bench.techniques import loop as loop_module
 from bench.techniques.data_free import DataFreeTechnique
+from bench.techniques.teacher_guided import TeacherGuidedTechnique
 
 PASS, FAIL, NOT_APPLICABLE = "PASS", "FAIL", "N/A"
 CLASSES, CLIPS_PER_CLASS, IPC = 4, 12, 2
@@ -99,6 +100,8 @@ class Battery:
         method = cls(params, DistillContext(model=model, cache_dir=self.workdir / "cache", **context))
         if isinstance(method, DataFreeTechnique):
             data_free_inputs(self.session, "synthetic", method)  # its teacher, trained once, then from the index
+        elif isinstance(method, TeacherGuidedTechnique):
+            give_teacher(self.session, self.session.features("synthetic"), method)
         return method
 
     def distill(self, ipc: int = IPC, **context: Any) -> DistilledSet:
