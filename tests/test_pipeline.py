@@ -515,3 +515,16 @@ def test_a_reference_row_without_a_set_is_scored_where_a_track_knows_it_and_not_
     assert "not applicable" in _run(tmp_path, params, "--dry-run").output
     folder = tmp_path / "results" / "tiny" / "synthetic" / "zero-shot"
     assert folder.is_dir() and not any(folder.iterdir())
+
+
+def test_a_grid_file_supplies_only_the_grid_and_every_other_setting_comes_from_params(tmp_path):
+    params = _params(tmp_path, references="[]", tracks="[nearest-mean]")
+    grid = tmp_path / "ablation.yaml"  # no profiles, datasets or techniques sections: --params has them
+    grid.write_text(
+        "grid: {profile: tiny, datasets: [synthetic], techniques: [herding], references: [], ipc: [2],\n"
+        "       seeds: [0], tracks: [nearest-mean]}\n"
+    )
+    result = _run(tmp_path, params, "--no-tracking", "--grid", str(grid))
+    assert result.exit_code == 0 and "1 done" in result.output, result.output
+    assert (tmp_path / "results" / "tiny" / "synthetic" / "herding" / "herding-ipc2-seed0.json").is_file()
+    assert not (tmp_path / "results" / "tiny" / "synthetic" / "dm").exists()  # params.yaml's own grid: not run

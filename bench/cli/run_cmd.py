@@ -36,7 +36,7 @@ def _line(outcome: CellOutcome) -> str:
     "grid_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Params file holding the grid [default: --params].",
+    help="A file whose `grid:` section to run instead of --params' (every other setting still comes from --params).",
 )
 @click.option(
     "--only",
@@ -152,14 +152,13 @@ def run(
     distillation continues from its checkpoint. Writes are atomic: Ctrl-C or a kill never leaves a
     half-written set or record.
     """
-    params_path = grid_path or session.params_file
-    grid = load_grid(load_params(params_path))
+    grid = load_grid(load_params(grid_path or session.params_file))  # every other setting comes from --params
     cells = select(expand(grid), parse_only(only))
     if not cells:
         raise UserError("--only selects no cell of the grid")
     settings = SweepSettings.for_session(
         session,
-        params_path,
+        session.params_file,
         session.profile_name or grid.profile,
         outputs,
         results,
