@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from bench.cli import cli
@@ -42,10 +43,13 @@ def test_a_committed_cell_re_derives_bit_for_bit(cli_env, feature_cache, record,
 
 
 def test_every_committed_cell_is_up_to_date_under_todays_code(cli_env, feature_cache, monkeypatch):
-    """`distrack run --dry-run` over the committed grid: nothing to distil, nothing to evaluate. A code change that
-    alters a content key without re-deriving the records turns this red."""
+    """`distrack run --dry-run` over the committed grid, with dvc.yaml's sweep settings: nothing to distil, nothing
+    to evaluate. A code change that alters a content key without re-deriving the records turns this red."""
     monkeypatch.chdir(REPO)
-    result = CliRunner(env=cli_env).invoke(cli, ["--cache-dir", str(feature_cache), "run", "--dry-run"])
+    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())  # the pipeline's own sweep settings
+    track_ipc = next(v["sweep"]["track_ipc"] for v in pipeline["vars"] if "sweep" in v)
+    args = ["--cache-dir", str(feature_cache), "run", "--dry-run", "--track-ipc", track_ipc]
+    result = CliRunner(env=cli_env).invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = result.output.strip().splitlines()[-1]
     labels = {part.split(" ", 1)[1] for part in summary.split(", ")}
