@@ -26,18 +26,8 @@ tracks:
 
 
 @pytest.fixture
-def session(tmp_path) -> Session:
-    params = tmp_path / "params.yaml"
-    params.write_text(KD_PARAMS)
-    return Session(
-        params_path=params,
-        profile_name=None,
-        data_root_option=None,
-        cache_dir=tmp_path / "cache",
-        device_name="cpu",
-        progress=False,
-        dataset_dirs={},
-    )
+def session(make_session) -> Session:
+    return make_session(KD_PARAMS)
 
 
 def test_kd_loss_equals_the_temperature_scaled_kl_on_a_hand_computed_example():
