@@ -1,0 +1,48 @@
+"""dm-waveform: a set of waveforms that trains through the suite's front end and starts from dm's real items."""
+
+from __future__ import annotations
+
+import torch
+from click.testing import CliRunner
+
+from bench.cli import cli
+from bench.features.logmel import LogMel
+from bench.sets.items import training_items
+from bench.techniques import Budget, DistillContext, get_technique
+from bench.techniques.waveform_dm import initial_waveforms
+from tests.test_techniques import CPU, MODEL, synthetic  # noqa: F401 (synthetic: a fixture)
+
+
+def _run(features, seed, tmp_path, iterations=6, **params):
+    cls = get_technique("dm-waveform")
+    technique = cls(cls.configure("tiny", params), DistillContext(model=MODEL, cache_dir=tmp_path))
+    return technique.run(features, 2, seed, Budget(iterations), CPU)
+
+
+def test_starting_waveforms_render_closest_to_the_real_items_they_invert(synthetic):  # noqa: F811
+    train = synthetic.training_splits()
+    picked = torch.arange(0, len(train.train.y), 7)[:8]  # items of every class, several per class
+    logmels = train.denormalise(train.train.x[picked])
+    waves = initial_waveforms(logmels, synthetic.params, 32, 0)
+    assert waves.shape == (8, synthetic.params.num_samples)
+    rendered = LogMel(synthetic.params)(waves)
+    energy = rendered.exp().mean(dim=(1, 2, 3)) / logmels.exp().mean(dim=(1, 2, 3))
+    assert torch.allclose(energy, torch.ones(8), rtol=1e-3)  # the gain restores each clip's mel energy
+    nearest = torch.cdist(rendered.flatten(1), logmels.flatten(1)).argmin(dim=1)
+    assert nearest.tolist() == list(range(8)), "a starting waveform must sound like the clip it inverts"
+
+
+def test_a_waveform_set_trains_as_log_mels_follows_its_seed_and_lowers_its_loss(synthetic, tmp_path):  # noqa: F811
+    first = _run(synthetic, 0, tmp_path, iterations=12)
+    assert first.domain == "waveform" and first.x.shape == (8, synthetic.params.num_samples)
+    items = training_items(first.to_labelled(), synthetic.params, synthetic.mean, synthetic.std)
+    assert items.x.shape == (8, *synthetic.shape) and torch.isfinite(items.x).all()
+    assert torch.equal(_run(synthetic, 0, tmp_path, iterations=12).x, first.x)
+    assert not torch.equal(_run(synthetic, 1, tmp_path, iterations=12).x, first.x)
+    assert sum(first.history[-3:]) < sum(first.history[:3])
+
+
+def test_validate_passes_dm_waveform():
+    result = CliRunner().invoke(cli, ["validate", "dm-waveform", "--iterations", "3"])
+    assert result.exit_code == 0, result.output
+    assert "dm-waveform: all checks passed" in result.output and "(waveform) trains as" in result.output
