@@ -9,6 +9,7 @@ held out, so nothing is tuned here) and prints ours next to the reference:
 
     DISTRACK_DATA_ROOT=../shared/data python -m benchmarks.anchor [--techniques random,dm] [--ipc 1,10]
                                                                   [--out anchor-run] [--iterations N]
+                                                                  [--param KEY=VALUE ...]
 
 Sets and records go to ``--out``; a cell whose record exists is not recomputed."""
 
@@ -42,7 +43,9 @@ def anchor_session(params: Path, cache: Path, device: str) -> Session:
     return session
 
 
-def run_cell(session: Session, technique: str, ipc: int, out: Path, iterations: int | None) -> dict:
+def run_cell(
+    session: Session, technique: str, ipc: int, out: Path, iterations: int | None, extra: tuple[str, ...] = ()
+) -> dict:
     """``technique`` may be ``random``, the reference row (seed 0's random real subset)."""
     set_path = out / f"{technique}-ipc{ipc}.safetensors"
     record_path = out / f"{technique}-ipc{ipc}.record.json"
@@ -53,7 +56,7 @@ def run_cell(session: Session, technique: str, ipc: int, out: Path, iterations: 
             evaluated = describe_set(subset, kind="reference", technique="random", source="reference:random:seed=0")
             evaluate_to_record(session, "fsdd", subset, record_path, tracks, evaluated)
         else:
-            pairs = REFERENCE_DM if technique == "dm" else ()
+            pairs = (*(REFERENCE_DM if technique == "dm" else ()), *extra)
             distill_to_file(session, technique, "fsdd", ipc, 0, set_path, pairs=pairs, iterations=iterations)
             evaluate_set_file(session, "fsdd", set_path, record_path, tracks)
     record = json.loads(record_path.read_text())
@@ -69,6 +72,9 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("cache"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--iterations", type=int, default=None, help="Override the budget (smoke runs only).")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="A technique parameter (repeatable)."
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     session = anchor_session(args.params, args.cache_dir, args.device)
@@ -76,7 +82,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for technique in args.techniques.split(","):
         for ipc in (int(k) for k in args.ipc.split(",")):
-            cell = run_cell(session, technique, ipc, args.out, args.iterations)
+            cell = run_cell(session, technique, ipc, args.out, args.iterations, tuple(args.param))
             test = main_summary(cell["record"], "convnet")
             assert test is not None
             mean, std = REFERENCE.get((technique, ipc), (float("nan"), float("nan")))

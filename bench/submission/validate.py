@@ -20,6 +20,7 @@ import yaml
 from bench.errors import UserError
 from bench.pipeline.jobs import data_free_inputs, give_teacher
 from bench.session import Session
+from bench.sets.items import training_items
 from bench.techniques import Budget, DistillContext, DistilledSet, Technique, get_technique
 from bench.techniques import loop as loop_module
 from bench.techniques.data_free import DataFreeTechnique
@@ -181,13 +182,20 @@ class Battery:
         self.record("IPC too large", False, f"IPC {too_many} beyond the training examples was accepted")
 
     def check_output(self, result: DistilledSet) -> None:
+        """Stored items per class as asked, and items that train as the dataset's log-mels once the set's form
+        (waveforms, a factorised decoder) is undone, as evaluation will undo it."""
         feats = self.session.features("synthetic")
-        expected = (CLASSES * IPC, *feats.shape)
         counts = torch.bincount(result.y.long(), minlength=CLASSES).tolist() if result.y.numel() else []
+        try:
+            decoded = tuple(training_items(result.to_labelled(), feats.params, feats.mean, feats.std).x.shape[1:])
+        except (UserError, RuntimeError, ValueError) as exc:
+            decoded = f"undecodable ({exc})"
+        form = result.domain + ("" if result.decoder is None else f", decoder {result.decoder['name']}")
         self.record(
             "output shapes and labels",
-            tuple(result.x.shape) == expected and result.x.is_floating_point() and counts == [IPC] * CLASSES,
-            f"x {tuple(result.x.shape)} (expected {expected}), items per class {counts}",
+            decoded == feats.shape and result.x.is_floating_point() and counts == [IPC] * CLASSES,
+            f"x {tuple(result.x.shape)} ({form}) trains as {decoded} items (expected {feats.shape}), "
+            f"items per class {counts}",
         )
         finite = bool(torch.isfinite(result.x).all()) and (result.lr is None or result.lr > 0)
         self.record("no NaN", finite, "finite values" + ("" if result.lr is None else f", learned lr {result.lr:.4g}"))
