@@ -13,7 +13,7 @@ from bench.cli import cli
 from bench.errors import UserError
 from bench.evaluation.records import record_schema
 from bench.leaderboard.collect import Summary, group, read_records
-from bench.leaderboard.tables import is_bold, overall
+from bench.leaderboard.tables import is_bold, overall, set_forms
 from tests.conftest import REPO
 
 COMMITTED = REPO / "leaderboard" / "results"
@@ -260,3 +260,34 @@ def test_hard_labels_stand_beside_kd_with_the_teacher_and_each_gain_over_random_
     assert rows["frami (data-free)"][2:] == ["-0.300", "-0.250"]
     robust = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in label_robust(cells).splitlines()[2:]}
     assert robust == {"dm": "+30%", "frami (data-free)": "—"}  # frami's hard-label gain is negative
+
+
+def test_set_forms_state_training_items_and_bytes_beside_a_plain_log_mel_set():
+    plain = _record("dm", 10, [0.9])
+    factorised = _record("idm", 10, [0.93])
+    waves = _record("dm-waveform", 10, [0.9])
+    mels, frames = plain["features"]["n_mels"], plain["features"]["frames"]
+    classes, samples = 10, 8000
+    one_item = mels * frames * 4 + 8
+    factorised["evaluated_set"].update(
+        decoder={"name": "time-segments", "factor": 4},
+        domain="logmel",
+        num_items=100,
+        budget={"items_per_class": 10, "stored_bytes": 100 * one_item},
+    )
+    waves["evaluated_set"].update(
+        decoder=None,
+        domain="waveform",
+        num_items=100,
+        budget={"items_per_class": 10, "stored_bytes": classes * 10 * (samples * 4 + 8)},
+    )
+    for record in (plain, factorised, waves):
+        record["dataset"]["classes"] = [str(c) for c in range(classes)]
+    text = set_forms(group([("a", plain), ("b", factorised), ("c", waves)]))
+    rows = {
+        line.split("|")[1].strip(): [part.strip() for part in line.split("|")[2:-1]] for line in text.splitlines()[2:]
+    }
+    assert set(rows) == {"idm", "dm-waveform"}  # a plain log-mel set has nothing to declare
+    assert rows["idm"][2:] == ["logmel, time-segments x4", "40", f"{100 * one_item:,}", "1.00x"]
+    assert rows["dm-waveform"][2:5] == ["waveform", "10", f"{100 * (samples * 4 + 8):,}"]
+    assert rows["dm-waveform"][5] == f"{(samples * 4 + 8) / one_item:.2f}x"

@@ -210,6 +210,9 @@ def build_markdown(cells: Sequence[BoardCell], out_dir: Path, plots: bool = True
         lines += labels.section(mine)
         if profile == SEED_PROFILE:
             lines += seed_section(mine)
+        forms = tables.set_forms(mine)
+        if forms is not None:
+            lines += ["### Set forms: items per class and bytes", "", forms, ""]
         lines += ["### Cost", "", "Seconds per evaluation seed for each track; distillation cost per set.", ""]
         lines += [tables.cost_table(mine, tracks), ""]
         maps = sorted((out_dir / "tsne").glob(f"{profile}-*.png"))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from bench.leaderboard.collect import BoardCell, Summary
+from bench.sets.decoders import Decoder
 from bench.sets.references import BASELINE
 
 
@@ -193,6 +194,46 @@ def cost_table(cells: Sequence[BoardCell], tracks: Sequence[str]) -> str:
         rows.append(row)
     headers = ["dataset", "technique", "IPC", "distil s", "iterations", "distil peak MB"]
     headers += [f"{track} s/seed" for track in tracks] + ["device"]
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def set_forms(cells: Sequence[BoardCell]) -> str | None:
+    """Sets that are not one plain log-mel item per stored item (a factorised decoder, waveforms): what they
+    store, how many items they train on, and their bytes beside a plain log-mel set of the same IPC, so a
+    budget in items per class is never mistaken for a budget in bytes (IDC's fair comparison)."""
+    rows = []
+    for cell in sorted(cells, key=lambda c: (c.technique, c.dataset, c.ipc or 0)):
+        form = cell.records[0]["evaluated_set"]
+        decoder, domain = form.get("decoder"), form.get("domain", "logmel")
+        if cell.is_reference or (decoder is None and domain == "logmel") or "budget" not in form:
+            continue
+        per_stored = Decoder.from_spec(decoder, "record decoder").items_per_stored() if decoder else 1
+        features = cell.records[0]["features"]
+        plain = form["num_items"] * (features["n_mels"] * features["frames"] * 4 + 8)  # float32 items, int64 labels
+        stored = form["budget"]["stored_bytes"]
+        what = domain + ("" if decoder is None else f", {decoder['name']} x{per_stored}")
+        rows.append(
+            [
+                cell.technique,
+                cell.dataset,
+                ipc_label(cell.ipc),
+                what,
+                str(per_stored * form["budget"]["items_per_class"]),
+                f"{stored:,}",
+                f"{stored / plain:.2f}x",
+            ]
+        )
+    if not rows:
+        return None
+    headers = [
+        "technique",
+        "dataset",
+        "IPC",
+        "stored items are",
+        "training items / class",
+        "stored bytes",
+        "bytes vs log-mel set",
+    ]
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
