@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from click.testing import CliRunner
 
 from bench.cli import cli
+from bench.errors import UserError
 from bench.features.logmel import LogMel
 from bench.sets.items import training_items
 from bench.techniques import Budget, DistillContext, get_technique
@@ -46,3 +48,14 @@ def test_validate_passes_dm_waveform():
     result = CliRunner().invoke(cli, ["validate", "dm-waveform", "--iterations", "3"])
     assert result.exit_code == 0, result.output
     assert "dm-waveform: all checks passed" in result.output and "(waveform) trains as" in result.output
+
+
+def test_plain_gradient_steps_are_an_option_and_an_unknown_update_is_refused_by_name(synthetic, tmp_path):  # noqa: F811
+    sign = _run(synthetic, 0, tmp_path)
+    plain = _run(synthetic, 0, tmp_path, update="gradient", lr_img=1e-6)
+    assert not torch.equal(sign.x, plain.x)
+    steps = (sign.x - _run(synthetic, 0, tmp_path, iterations=1).x).abs()
+    # sign steps: at most lr_img / (1 - momentum) per sample per iteration, whatever the gradient's size
+    assert float(steps.max()) <= 5 * 1e-4 / (1 - 0.5) + 1e-9
+    with pytest.raises(UserError, match=r"techniques\.dm-waveform\.update"):
+        _run(synthetic, 0, tmp_path, update="adam")

@@ -3,7 +3,8 @@ learned through the suite's differentiable front end (torchaudio's mel spectrogr
 normalisation), so a distilled set is listened to exactly as it trains, with no Griffin-Lim at the end.
 
 It is DM's loop with one change of variable: every iteration renders the waveforms to normalised log-mels
-and matches class means of random ConvNet embeddings, as ``dm`` does on log-mels directly. Items start from
+and matches class means of random ConvNet embeddings, as ``dm`` does on log-mels directly; the waveforms move
+by sign steps (see ``update``), a stateless update, so a resumed run still continues bit for bit. Items start from
 the same random real subset as ``dm``'s, inverted once (Griffin-Lim) and rescaled to each clip's mel
 energy, so the two differ only in the domain they optimise, which is the comparison it exists for."""
 
@@ -26,17 +27,20 @@ from bench.techniques.loop import Learnables, iteration_generator, iteration_see
 from bench.techniques.matching import finish, run_loop, siamese
 from bench.techniques.registry import register_technique
 from bench.techniques.sampling import ClassSampler
-from bench.typed import ranged
+from bench.typed import ranged, require_choice
 
 
 @dataclass(frozen=True)
 class WaveformDMParams:
     iterations: int = ranged(1000, ge=1)
-    lr_img: float = ranged(0.01, gt=0)  # per waveform sample, whose values are ~1e-2: not dm's log-mel scale
+    lr_img: float = ranged(1e-4, gt=0)  # with sign steps: how far a sample moves per iteration, in amplitude
     momentum: float = ranged(0.5, ge=0, le=1)
     batch_real: int = ranged(256, ge=1)
     augment: bool = True
     griffin_lim_iters: int = ranged(32, ge=1)  # the one inversion of the starting log-mels
+    # "sign": every sample steps by lr_img along its gradient's sign (the log of near-silent samples' mel power
+    # makes their gradients ~1e4 times the loud ones', and plain steps blow the set up); "gradient": plain SGD.
+    update: str = "sign"
 
 
 def initial_waveforms(logmels: torch.Tensor, params, iterations: int, seed: int) -> torch.Tensor:
@@ -61,6 +65,7 @@ class WaveformDistributionMatching(Technique):
 
     def distill(self, train_set, ipc, seed, budget: Budget, device, progress) -> DistilledSet:
         p: WaveformDMParams = self.params
+        require_choice(p.update, ("sign", "gradient"), "techniques.dm-waveform.update")
         iterations = budget.iterations if budget.iterations is not None else p.iterations
         num_classes = train_set.num_classes
         sampler = ClassSampler(train_set, device)
@@ -83,6 +88,8 @@ class WaveformDistributionMatching(Technique):
             loss = ((real_means - class_means(net.embed(syn_x), y, num_classes)) ** 2).sum()
             learn.zero_grad()
             loss.backward()
+            if p.update == "sign":
+                learn.tensors["x"].grad.sign_()
             learn.step()
             return float(loss.detach())
 
