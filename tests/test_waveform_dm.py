@@ -50,12 +50,16 @@ def test_validate_passes_dm_waveform():
     assert "dm-waveform: all checks passed" in result.output and "(waveform) trains as" in result.output
 
 
-def test_plain_gradient_steps_are_an_option_and_an_unknown_update_is_refused_by_name(synthetic, tmp_path):  # noqa: F811
-    sign = _run(synthetic, 0, tmp_path)
+def test_each_update_bounds_its_steps_and_an_unknown_update_is_refused_by_name(synthetic, tmp_path):  # noqa: F811
+    sign = _run(synthetic, 0, tmp_path, update="sign", lr_img=1e-4)
     plain = _run(synthetic, 0, tmp_path, update="gradient", lr_img=1e-6)
     assert not torch.equal(sign.x, plain.x)
-    steps = (sign.x - _run(synthetic, 0, tmp_path, iterations=1).x).abs()
+    steps = (sign.x - _run(synthetic, 0, tmp_path, iterations=1, update="sign", lr_img=1e-4).x).abs()
     # sign steps: at most lr_img / (1 - momentum) per sample per iteration, whatever the gradient's size
     assert float(steps.max()) <= 5 * 1e-4 / (1 - 0.5) + 1e-9
+    # relative steps: each sample moves by at most lr_img / (1 - momentum) of its own size, so silence stays silent
+    one, six = (_run(synthetic, 0, tmp_path, iterations=k, update="relative", lr_img=0.01) for k in (1, 6))
+    assert ((six.x - one.x).abs() <= one.x.abs() * ((1 + 0.02) ** 5 - 1) + 1e-9).all()
+    assert not torch.equal(six.x, one.x)
     with pytest.raises(UserError, match=r"techniques\.dm-waveform\.update"):
         _run(synthetic, 0, tmp_path, update="adam")

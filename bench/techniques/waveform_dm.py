@@ -4,7 +4,8 @@ normalisation), so a distilled set is listened to exactly as it trains, with no 
 
 It is DM's loop with one change of variable: every iteration renders the waveforms to normalised log-mels
 and matches class means of random ConvNet embeddings, as ``dm`` does on log-mels directly; the waveforms move
-by sign steps (see ``update``), a stateless update, so a resumed run still continues bit for bit. Items start from
+by sign steps scaled to each sample's size (see ``update``), a stateless rule, so a resumed run still
+continues bit for bit. Items start from
 the same random real subset as ``dm``'s, inverted once (Griffin-Lim) and rescaled to each clip's mel
 energy, so the two differ only in the domain they optimise, which is the comparison it exists for."""
 
@@ -33,14 +34,18 @@ from bench.typed import ranged, require_choice
 @dataclass(frozen=True)
 class WaveformDMParams:
     iterations: int = ranged(1000, ge=1)
-    lr_img: float = ranged(1e-4, gt=0)  # with sign steps: how far a sample moves per iteration, in amplitude
+    lr_img: float = ranged(0.03, gt=0)  # relative steps: the share of its own size a sample moves per iteration
     momentum: float = ranged(0.5, ge=0, le=1)
     batch_real: int = ranged(256, ge=1)
     augment: bool = True
     griffin_lim_iters: int = ranged(32, ge=1)  # the one inversion of the starting log-mels
     # "sign": every sample steps by lr_img along its gradient's sign (the log of near-silent samples' mel power
-    # makes their gradients ~1e4 times the loud ones', and plain steps blow the set up); "gradient": plain SGD.
-    update: str = "sign"
+    # makes their gradients ~1e4 times the loud ones', and plain steps blow the set up); "relative": a sign step
+    # of lr_img times the sample's own magnitude (silence stays silent); "gradient": plain SGD.
+    update: str = "relative"
+
+
+UPDATES = ("sign", "relative", "gradient")
 
 
 def initial_waveforms(logmels: torch.Tensor, params, iterations: int, seed: int) -> torch.Tensor:
@@ -65,7 +70,7 @@ class WaveformDistributionMatching(Technique):
 
     def distill(self, train_set, ipc, seed, budget: Budget, device, progress) -> DistilledSet:
         p: WaveformDMParams = self.params
-        require_choice(p.update, ("sign", "gradient"), "techniques.dm-waveform.update")
+        require_choice(p.update, UPDATES, "techniques.dm-waveform.update")
         iterations = budget.iterations if budget.iterations is not None else p.iterations
         num_classes = train_set.num_classes
         sampler = ClassSampler(train_set, device)
@@ -88,8 +93,11 @@ class WaveformDistributionMatching(Technique):
             loss = ((real_means - class_means(net.embed(syn_x), y, num_classes)) ** 2).sum()
             learn.zero_grad()
             loss.backward()
+            x = learn.tensors["x"]
             if p.update == "sign":
-                learn.tensors["x"].grad.sign_()
+                x.grad.sign_()
+            elif p.update == "relative":
+                x.grad = x.grad.sign() * x.detach().abs()
             learn.step()
             return float(loss.detach())
 
