@@ -1,0 +1,116 @@
+"""Ours beside the reference DatasetCondensation code, as ratios (issue #22's table), in one run.
+
+The reference code cannot ship in this repository, so its figures are constants with their provenance:
+measured on this 2-core machine with the unmodified reference code imported at run time, same FSDD clips,
+1x32x32 log-mels, width-64 ConvNet, two threads, interleaved with ours, two rounds (issue #22). Only the
+ratios mean anything: rerun this script on an otherwise idle machine, and compare figures of one run.
+
+    DISTRACK_DATA_ROOT=../shared/data python -m benchmarks.compare [--repeats 3] [--epochs 5] [--json out.json]
+
+Each hot loop is also reported as a share of the CPU's fp32 throughput: FLOPs counted by
+``torch.utils.flop_counter`` over one pass, divided by the seconds, against the best of a large fp32 matmul
+timed here (a practical peak, not the datasheet's)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench.evaluation.acceleration import Acceleration
+from bench.evaluation.protocol import train_network
+from bench.models import build_model
+from bench.session import Session
+from bench.sets.references import random_real_subset
+from bench.techniques import Budget, DistillContext, get_technique
+
+# (seconds, provenance) of the reference code on this machine, issue #22.
+REFERENCE = {
+    "dm_iteration": (2.57, "reference DM outer iteration, IPC 10, batch_real 256, no augmentation"),
+    "eval_epoch_ipc10": (0.152, "reference evaluation, seconds per training epoch, 100 items, batch 256"),
+}
+DM_SETTING = {"batch_real": 256, "augment": False, "lr_img": 1.0, "init": "real"}
+
+
+def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * size**3 / best
+
+
+def _timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def dm_iteration(session: Session, features, repeats: int) -> tuple[float, float]:
+    """Seconds per DM outer iteration at the reference's setting, and that iteration's FLOPs."""
+    cls = get_technique("dm")
+    technique = cls(cls.configure("anchor", DM_SETTING), DistillContext(model=session.profile.model))
+    technique.run(features, 10, 0, Budget(1), session.device)  # warm-up
+    seconds = min(_timed(lambda: technique.run(features, 10, 0, Budget(1), session.device)) for _ in range(repeats))
+    with FlopCounterMode(display=False) as counter:
+        technique.run(features, 10, 0, Budget(1), session.device)
+    return seconds, float(counter.get_total_flops())
+
+
+def evaluation_epoch(
+    session: Session, features, ipc: int, epochs: int, acceleration: Acceleration
+) -> tuple[float, float]:
+    """Seconds per training epoch of the protocol on ``ipc`` items per class, and one epoch's FLOPs."""
+    protocol = dataclasses.replace(session.profile.protocol, epochs=epochs, seeds=(0,))
+    subset = random_real_subset(features, ipc, 0)
+    args = (subset.x, subset.y, features.num_classes, session.profile.model, protocol, 0, session.device, None)
+    train_network(*args, acceleration)  # warm-up
+    seconds = _timed(lambda: train_network(*args, acceleration)) / epochs
+    net = build_model(session.profile.model, features.shape, features.num_classes, 0)
+    with FlopCounterMode(display=False) as counter:
+        for batch in subset.x.split(protocol.batch_size):
+            net(batch).sum().backward()
+    return seconds, float(counter.get_total_flops())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--cache-dir", type=Path, default=Path("cache"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5, help="Epochs timed per evaluation figure.")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    session = Session(args.params, "anchor", None, args.cache_dir, "cpu", progress=False, dataset_dirs={})
+    session.params["datasets"]["fsdd"] = {**(session.params["datasets"].get("fsdd") or {}), "split": "reference"}
+    features = session.features("fsdd")
+    peak = matmul_peak_flops()
+    rows = []
+    seconds, flops = dm_iteration(session, features, args.repeats)
+    rows.append(("dm outer iteration (IPC 10, batch_real 256)", "dm_iteration", seconds, flops))
+    for ipc in (10, 50):
+        for name in ("none", "chunked"):
+            seconds, flops = evaluation_epoch(session, features, ipc, args.epochs, Acceleration.parse(name))
+            label = f"evaluation epoch, IPC {ipc} ({ipc * features.num_classes} items), {name}"
+            rows.append((label, f"eval_epoch_ipc{ipc}", seconds, flops))
+    print(f"threads {torch.get_num_threads()}; fp32 matmul peak {peak / 1e9:.1f} GFLOP/s (measured here)\n")
+    print("| work | reference s | ours s | ratio (reference / ours) | GFLOP | share of fp32 peak |")
+    print("|---|---|---|---|---|---|")
+    figures = []
+    for label, key, seconds, flops in rows:
+        reference = REFERENCE.get(key, (None, ""))[0]
+        ratio = f"{reference / seconds:.2f}x" if reference else "-"
+        share = flops / seconds / peak
+        shown = f"{reference:.3f}" if reference else "-"
+        print(f"| {label} | {shown} | {seconds:.3f} | {ratio} | {flops / 1e9:.2f} | {share:.1%} |")
+        figures.append({"work": label, "reference_s": reference, "ours_s": seconds, "flops": flops, "share": share})
+    if args.json:
+        args.json.write_text(json.dumps({"peak_flops": peak, "rows": figures, "reference": REFERENCE}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
