@@ -63,3 +63,18 @@ def test_each_update_bounds_its_steps_and_an_unknown_update_is_refused_by_name(s
     assert not torch.equal(six.x, one.x)
     with pytest.raises(UserError, match=r"techniques\.dm-waveform\.update"):
         _run(synthetic, 0, tmp_path, update="adam")
+
+
+def test_the_validation_monitor_trains_on_the_rendered_log_mels(synthetic, tmp_path):  # noqa: F811
+    seen = []
+
+    def monitor(x: torch.Tensor, y: torch.Tensor, lr: float | None) -> float:
+        seen.append(tuple(x.shape))
+        return 0.5
+
+    cls = get_technique("dm-waveform")
+    context = DistillContext(model=MODEL, cache_dir=tmp_path, monitor=monitor, monitor_checks=2)
+    technique = cls(cls.configure("tiny", {}), context)
+    technique.run(synthetic, 2, 0, Budget(4), CPU)
+    assert seen == [(8, *synthetic.shape)] * 2 and technique.monitored == [(2, 0.5), (4, 0.5)]
+    assert technique.context.monitor is monitor  # restored: a second run renders once, not twice

@@ -11,6 +11,7 @@ energy, so the two differ only in the domain they optimise, which is the compari
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -101,7 +102,20 @@ class WaveformDistributionMatching(Technique):
             learn.step()
             return float(loss.detach())
 
-        history = run_loop(self, train_set, ipc, seed, learn, y, iterations, step, progress)
+        context = self.context
+        if context.monitor is not None:  # the validation monitor trains on log-mels: give it the waveforms rendered
+            monitor = context.monitor
+
+            def rendered(x: torch.Tensor, labels: torch.Tensor, lr: float | None) -> float:
+                with torch.no_grad():
+                    logmels = waveform_to_logmel(x, train_set.params, train_set.mean, train_set.std)
+                return monitor(logmels, labels, lr)
+
+            self.context = dataclasses.replace(context, monitor=rendered)
+        try:
+            history = run_loop(self, train_set, ipc, seed, learn, y, iterations, step, progress)
+        finally:
+            self.context = context
         result = finish(self, learn.tensors["x"], y, history, iterations)
         result.domain = "waveform"
         return result
