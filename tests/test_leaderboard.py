@@ -291,3 +291,13 @@ def test_set_forms_state_training_items_and_bytes_beside_a_plain_log_mel_set():
     assert rows["idm"][2:] == ["logmel, time-segments x4", "40", f"{100 * one_item:,}", "1.00x"]
     assert rows["dm-waveform"][2:5] == ["waveform", "10", f"{100 * (samples * 4 + 8):,}"]
     assert rows["dm-waveform"][5] == f"{(samples * 4 + 8) / one_item:.2f}x"
+
+
+def test_a_waveform_set_is_heard_beside_the_preferred_one():
+    from bench.leaderboard.build import sample_cells
+
+    plain, waves = _record("dm", 10, [0.9]), _record("dm-waveform", 10, [0.9])
+    waves["evaluated_set"]["domain"] = "waveform"
+    dataset = plain["dataset"]["name"]
+    chosen = sample_cells(group([("a", plain), ("b", waves)]), dataset)
+    assert set(chosen) == {dataset, f"{dataset}-dm-waveform"} and chosen[dataset].technique == "dm"

@@ -36,6 +36,12 @@ def track_order(cells: Sequence[BoardCell]) -> list[str]:
     return ([MAIN_TRACK] if MAIN_TRACK in present else []) + sorted(present - {MAIN_TRACK})
 
 
+SAMPLES_NOTE = (
+    "Griffin-Lim inversions of the synthetic log-mels (phase is estimated); waveform sets (`dm-waveform`) are heard "
+    "as stored."
+)
+
+
 def sample_cell(cells: Sequence[BoardCell], dataset: str) -> BoardCell | None:
     """The largest-IPC set of the first preferred technique present for ``dataset``."""
     for technique in SAMPLE_PREFERENCE:
@@ -52,16 +58,21 @@ def _largest_ipc(cells: Sequence[BoardCell], dataset: str, technique: str) -> Bo
 
 def sample_cells(cells: Sequence[BoardCell], dataset: str) -> dict[str, BoardCell]:
     """Folder name -> cell: ``dataset`` for the preferred technique's set, ``dataset-technique`` for each
-    data-free technique's (items made from a teacher alone are worth hearing beside the others)."""
+    data-free technique's (items made from a teacher alone are worth hearing beside the others) and each
+    waveform set's (heard as stored, no Griffin-Lim)."""
     chosen = {}
     preferred = sample_cell(cells, dataset)
     if preferred is not None:
         chosen[dataset] = preferred
-    for technique in sorted({c.technique for c in cells if c.dataset == dataset and labels.is_data_free(c.technique)}):
+    for technique in sorted({c.technique for c in cells if c.dataset == dataset and _worth_hearing(c)}):
         cell = _largest_ipc(cells, dataset, technique)
         if cell is not None:
             chosen[f"{dataset}-{technique}"] = cell
     return chosen
+
+
+def _worth_hearing(cell: BoardCell) -> bool:
+    return labels.is_data_free(cell.technique) or cell.records[0]["evaluated_set"].get("domain") == "waveform"
 
 
 def render_samples(cell: BoardCell, folder: Path, repo_root: Path, cache_roots: list[Path]) -> bool:
@@ -223,7 +234,7 @@ def build_markdown(cells: Sequence[BoardCell], out_dir: Path, plots: bool = True
                 "",
             ]
             lines += [f"![{m.stem}](tsne/{m.name})" + "\n" for m in maps]
-        lines += ["### Sample sounds", "", "Griffin-Lim inversions of the synthetic log-mels (phase is estimated).", ""]
+        lines += ["### Sample sounds", "", SAMPLES_NOTE, ""]
         lines += _samples_section(out_dir, profile, [name for d in datasets for name in sample_cells(mine, d)])
     if off:
         lines += [
