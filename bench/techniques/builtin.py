@@ -1,3 +1,13 @@
 """Importing this module registers every built-in technique."""
 
-from bench.techniques import coresets, dm, gradient_matching, idm, inversion, mtt, rded, waveform_dm  # noqa: F401
+from bench.techniques import (  # noqa: F401
+    coresets,
+    datm,
+    dm,
+    gradient_matching,
+    idm,
+    inversion,
+    mtt,
+    rded,
+    waveform_dm,
+)
