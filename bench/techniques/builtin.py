@@ -5,6 +5,7 @@ from bench.techniques import (  # noqa: F401
     datm,
     dm,
     gradient_matching,
+    idc,
     idm,
     inversion,
     mtt,
