@@ -57,6 +57,63 @@ def test_fetch_refuses_an_unpinned_archive_unless_told(tmp_path, write_audio):
     assert not (root / "fsdd").exists()
 
 
+def _pin(monkeypatch, **fields):
+    from bench.data.adapters.fsdd import Fsdd
+
+    monkeypatch.setattr(Fsdd, "info", Fsdd.info.__class__(**{**Fsdd.info.__dict__, **fields}))
+
+
+def test_a_pinned_md5_is_checked_and_extra_archives_join_the_same_folder(tmp_path, write_audio, monkeypatch):
+    archive, _ = _fsdd_archive(tmp_path, write_audio)
+    extra_source = tmp_path / "meta-src" / "fsdd-release" / "metadata"
+    extra_source.mkdir(parents=True)
+    (extra_source / "speakers.csv").write_text("speaker\nbob\n")
+    extra = tmp_path / "metadata.tar.gz"
+    with tarfile.open(extra, "w:gz") as handle:
+        handle.add(extra_source, arcname="metadata")
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    sha1 = hashlib.sha1(extra.read_bytes()).hexdigest()
+    pins = {
+        "url": archive.as_uri(),
+        "archive_dir": "fsdd-release",
+        "extra_archives": ((extra.as_uri(), f"sha1:{sha1}"),),
+    }
+    _pin(monkeypatch, **pins, checksum=f"md5:{'0' * 32}")
+    result, root = _fetch(tmp_path)
+    assert (
+        result.exit_code == 2
+        and f"md5 mismatch for {archive.as_uri()}: expected {'0' * 32}, got {md5}" in result.output
+    )
+    assert not (root / "fsdd").exists()
+    _pin(monkeypatch, **pins, checksum=f"md5:{md5.upper()}")
+    result, root = _fetch(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert (root / "fsdd" / "metadata" / "speakers.csv").is_file() and "110 clips" in result.output
+
+
+@pytest.mark.parametrize(
+    ("checksum", "message"),
+    [("crc32:abcd", "unknown checksum algorithm 'crc32'"), ("sha1:abc", "a sha1 digest is 40 hex digits")],
+)
+def test_a_malformed_pin_is_refused_by_name(tmp_path, write_audio, monkeypatch, checksum, message):
+    archive, _ = _fsdd_archive(tmp_path, write_audio)
+    _pin(monkeypatch, url=archive.as_uri(), archive_dir="fsdd-release", checksum=checksum)
+    result, _ = _fetch(tmp_path)
+    assert result.exit_code == 2 and f"fsdd: checksum: {message}" in result.output
+
+
+def test_every_official_archive_with_a_published_digest_is_pinned():
+    from bench.data.fetch import parse_checksum
+    from bench.data.registry import dataset_names, get_dataset
+
+    pinned = {name for name in dataset_names() if get_dataset(name).info.checksum}
+    assert pinned >= {"esc50", "fma_small", "gtzan", "speechcommands", "urbansound8k"}
+    for name in pinned:
+        info = get_dataset(name).info
+        for _, checksum in ((info.url, info.checksum), *info.extra_archives):
+            parse_checksum(checksum, name)
+
+
 def test_fetch_offline_error_is_clear(tmp_path):
     result, _ = _fetch(tmp_path, "--url", (tmp_path / "nope.tar.gz").as_uri(), "--sha256", "0" * 64)
     assert result.exit_code == 2 and "cannot download" in result.output

@@ -24,8 +24,13 @@ class DatasetInfo:
     description: str
     default_dir: str | None
     url: str | None = None
-    sha256: str | None = None
+    # The archive's digest as its source (or a well-kept loader of the field) publishes it: "<algorithm>:<hex>",
+    # algorithm sha256, sha1 or md5 (a bare hex digest is sha256). Every download is also reported as sha256.
+    checksum: str | None = None
     archive_dir: str | None = None  # folder inside the downloaded archive that becomes ``default_dir``
+    # Further archives unpacked into the same folder, (url, checksum) each: releases that ship audio and
+    # metadata apart (FMA)
+    extra_archives: tuple[tuple[str, str], ...] = ()
     licence: str = ""
 
 

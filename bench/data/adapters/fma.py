@@ -24,6 +24,11 @@ class FmaSmall(DatasetAdapter):
         description="FMA-small: 8 genres x 1,000 tracks of 30 s (mp3), the release's artist-aware split",
         default_dir="fma",
         url="https://os.unil.cloud.switch.ch/fma/fma_small.zip",
+        # the sha1 digests the FMA release lists (github.com/mdeff/fma README) for its two archives
+        checksum="sha1:ade154f733639d52e35e32f5593efe5be76c6d70",
+        extra_archives=(
+            ("https://os.unil.cloud.switch.ch/fma/fma_metadata.zip", "sha1:f0df49ffe5f2a6008d7dc83c6915b31835dfe733"),
+        ),
         licence="track licences vary (Creative Commons); metadata CC BY 4.0",
     )
     Options = NoOptions

@@ -15,7 +15,7 @@ class Gtzan(DatasetAdapter):
         default_dir="gtzan",
         url="http://opihi.cs.uvic.ca/sound/genres.tar.gz",
         # 1,225,571,541 bytes; the digest TensorFlow Datasets pins for this URL (audio/gtzan/checksums.tsv)
-        sha256="24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6",
+        checksum="sha256:24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6",
         archive_dir=".",
         licence="research use",
     )

@@ -37,7 +37,8 @@ class SpeechCommands(DatasetAdapter):
         description="Speech Commands v0.02 keyword spotting, 10 keywords, 16 kHz, 1 s",
         default_dir="speech_commands_v0.02",
         url="http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz",
-        sha256="af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
+        # the digest torchaudio (datasets/speechcommands.py) and TensorFlow Datasets pin for this URL
+        checksum="sha256:af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
         archive_dir=".",
         licence="CC BY 4.0",
     )

@@ -29,6 +29,7 @@ class UrbanSound8k(DatasetAdapter):
         description="UrbanSound8K: 10 urban sound classes, 8,732 clips up to 4 s, 10 official folds",
         default_dir="UrbanSound8K",
         url="https://zenodo.org/records/1203745/files/UrbanSound8K.tar.gz",
+        checksum="md5:9aa69802bbf37fb986f71ec1483a196e",  # the md5 Zenodo publishes for the record's file
         archive_dir="UrbanSound8K",
         licence="CC BY-NC 3.0",
     )
