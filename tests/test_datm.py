@@ -72,3 +72,20 @@ def test_validate_passes_datm():
     result = CliRunner().invoke(cli, [*args, "--param=soft_labels=true", "--param=windows={1: [0, 0, 1]}"])
     assert result.exit_code == 0, result.output
     assert "datm: all checks passed" in result.output and "PASS  resume" in result.output
+
+
+def test_artefacts_build_experts_serves_every_trajectory_technique_once_per_expert_setting(tmp_path):
+    from tests.conftest import TINY_PARAMS
+
+    experts = "{num_experts: 1, expert_train_epochs: 2, max_start_epoch: 0, expert_epochs: 1}"
+    text = f"{TINY_PARAMS}techniques:\n  mtt: {experts}\n  datm: {experts}\n"
+    (tmp_path / "params.yaml").write_text(text)
+    args = ["--params", str(tmp_path / "params.yaml"), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    shared = CliRunner().invoke(cli, [*args, "artefacts", "build", "experts", "--dataset", "synthetic"])
+    assert shared.exit_code == 0, shared.output
+    assert shared.output.count("1 expert(s), 2 epochs each") == 1, shared.output  # one setting, one folder
+    (tmp_path / "params.yaml").write_text(text.replace("datm: {num_experts: 1", "datm: {num_experts: 2"))
+    apart = CliRunner().invoke(cli, [*args, "artefacts", "build", "experts", "--dataset", "synthetic"])
+    assert apart.exit_code == 0, apart.output
+    assert "1 expert(s)" in apart.output and "2 expert(s)" in apart.output, apart.output
+    assert len(list((tmp_path / "cache" / "experts").iterdir())) == 2

@@ -17,7 +17,7 @@ from bench.session import Session
 from bench.techniques.configure import build_technique
 from bench.techniques.data_free import DataFreeTechnique
 from bench.techniques.mtt import TrajectoryMatching
-from bench.techniques.registry import technique_names
+from bench.techniques.registry import get_technique, technique_names
 from bench.techniques.teacher_guided import TeacherGuidedTechnique
 
 
@@ -54,10 +54,19 @@ def build_teachers(session: Session, dataset: str) -> list[str]:
 
 
 def build_experts(session: Session, dataset: str, pairs: tuple[str, ...] = ()) -> list[str]:
-    method = build_technique(session, "mtt", pairs, dataset)
-    assert isinstance(method, TrajectoryMatching)
-    store = method.expert_store(session.features(dataset), session.device, session.progress)
-    return [f"{len(store.paths())} expert(s), {store.num_epochs()} epochs each, in {store.folder}"]
+    """Every trajectory-matching technique's experts (mtt's, datm's), each expert setting once: techniques whose
+    expert params agree share one content-keyed folder, and a folder already complete is only read."""
+    features, lines = session.features(dataset), {}
+    for name in technique_names():
+        if not issubclass(get_technique(name), TrajectoryMatching):
+            continue
+        method = build_technique(session, name, pairs, dataset)
+        assert isinstance(method, TrajectoryMatching)
+        store = method.expert_store(features, session.device, session.progress)
+        lines.setdefault(
+            store.folder, f"{len(store.paths())} expert(s), {store.num_epochs()} epochs each, in {store.folder}"
+        )
+    return list(lines.values())
 
 
 BUILDERS: dict[str, Callable[[Session, str], list[str]]] = {"teacher": build_teachers, "experts": build_experts}
@@ -74,6 +83,7 @@ def artefacts() -> None:
 @pass_session
 def build(session: Session, kind: str, dataset: str) -> None:
     """Train (or find stored) the KIND artefacts of DATASET: every teacher the params ask for (the kd track's,
-    each data-free technique's; published for data-free use), or MTT's expert trajectories."""
+    each data-free technique's; published for data-free use), or the expert trajectories of every trajectory-matching
+    technique (mtt, datm)."""
     for line in BUILDERS[kind](session, dataset):
         click.echo(line)

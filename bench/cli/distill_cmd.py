@@ -75,7 +75,7 @@ def distill(
 @click.option("--param", "pairs", multiple=True, metavar="KEY=VALUE", help="Override an mtt parameter.")
 @pass_session
 def experts(session: Session, dataset: str, pairs: tuple[str, ...]) -> None:
-    """Train (or reuse) the MTT expert trajectories of DATASET (as `distrack artefacts build experts`)."""
+    """Train (or reuse) the expert trajectories of DATASET for mtt and datm (as `distrack artefacts build experts`)."""
     from bench.cli.artefacts_cmd import build_experts
 
     for line in build_experts(session, dataset, pairs):
