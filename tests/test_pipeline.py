@@ -528,3 +528,31 @@ def test_a_grid_file_supplies_only_the_grid_and_every_other_setting_comes_from_p
     assert result.exit_code == 0 and "1 done" in result.output, result.output
     assert (tmp_path / "results" / "tiny" / "synthetic" / "herding" / "herding-ipc2-seed0.json").is_file()
     assert not (tmp_path / "results" / "tiny" / "synthetic" / "dm").exists()  # params.yaml's own grid: not run
+
+
+def test_a_sweep_loads_each_dataset_once_and_a_warm_cache_extracts_nothing(tmp_path, monkeypatch):
+    """Issue #22: every cell of a sweep (its key, distillation, each track) shares one load of the features;
+    a second sweep reads them from the cache without extracting any audio."""
+    import bench.features.store as store
+    import bench.session as session
+
+    calls = {"load": 0, "extract": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(session, "load_feature_set", counted("load", session.load_feature_set))
+    monkeypatch.setattr(store, "_extract", counted("extract", store._extract))
+    params = _params(tmp_path)
+    first = _run(tmp_path, params, "--no-tracking")
+    assert "2 done" in first.output, first.output
+    assert calls == {"load": 1, "extract": 1}
+    params.write_text(params.read_text().replace("dm: {iterations: 3}", "dm: {iterations: 4}"))
+    calls.update(load=0, extract=0)
+    again = _run(tmp_path, params, "--no-tracking")
+    assert "1 done, 1 up to date" in again.output, again.output
+    assert calls == {"load": 1, "extract": 0}

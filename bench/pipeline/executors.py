@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.errors import UserError
 from bench.pipeline.grid import GridCell
-from bench.pipeline.runner import CellOutcome, SweepSettings, run_cell
+from bench.pipeline.runner import CellOutcome, SweepSettings, forget_sweep_sessions, run_cell
 from bench.pipeline.tracking import TrackingTarget
 
 EXECUTORS = ("local", "submitit-local", "slurm")
@@ -74,9 +74,12 @@ def _run_local(
 ) -> list[CellOutcome]:
     outcomes = []
     if jobs == 1:
-        for cell in cells:
-            outcomes.append(run_cell(settings, cell, tracking))
-            report(outcomes[-1])
+        try:
+            for cell in cells:
+                outcomes.append(run_cell(settings, cell, tracking))
+                report(outcomes[-1])
+        finally:
+            forget_sweep_sessions()
         return outcomes
     worker_settings = _with_threads(settings, _threads_per_worker(jobs))
     # spawn, not fork: torch's thread pools and MLflow's connections do not survive a fork safely.

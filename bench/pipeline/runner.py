@@ -5,6 +5,7 @@ or as a Slurm job."""
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class SweepSettings:
         )
 
     def session(self) -> Session:
+        """A new session; :func:`sweep_session` shares one among the cells of a sweep."""
         return Session(
             params_path=Path(self.params_path),
             profile_name=self.profile,
@@ -92,6 +94,38 @@ class SweepSettings:
             dataset_dirs=dict(self.dataset_dirs),
             models_root_option=Path(self.models_root) if self.models_root else None,
         )
+
+
+_SWEEP_SESSIONS: dict[str, Session] = {}
+_SESSION_FIELDS = (
+    "params_path",
+    "profile",
+    "data_root",
+    "cache_dir",
+    "device",
+    "progress",
+    "dataset_dirs",
+    "models_root",
+)
+
+
+def sweep_session(settings: SweepSettings) -> Session:
+    """One session per process and setting while a sweep runs, so its cells share one load of each dataset's
+    features (the audio is read and hashed once, not once per cell: issue #22). Keyed by the params file's
+    bytes too, so an edited file gets a fresh session; :func:`forget_sweep_sessions` ends the sharing."""
+    fields = {name: getattr(settings, name) for name in _SESSION_FIELDS}
+    params = Path(settings.params_path)
+    fields["params_sha256"] = sha256_file(params) if params.is_file() else None
+    key = json.dumps(fields, sort_keys=True, default=str)
+    if key not in _SWEEP_SESSIONS:
+        _SWEEP_SESSIONS[key] = settings.session()
+    return _SWEEP_SESSIONS[key]
+
+
+def forget_sweep_sessions() -> None:
+    """Drop the shared sessions (the end of an in-process sweep): the next sweep loads the data afresh, so an
+    edited audio file is never served from a session's memory."""
+    _SWEEP_SESSIONS.clear()
 
 
 @dataclass
@@ -284,7 +318,7 @@ def run_cell(settings: SweepSettings, cell: GridCell, tracking: TrackingTarget |
             import torch
 
             torch.set_num_threads(settings.threads)
-        session = settings.session()
+        session = sweep_session(settings)
         with cell_lock(settings, cell, session.profile.name):
             return _run_locked(settings, session, cell, tracking, start)
     except UserError as exc:
