@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import importlib.util
 import platform
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -74,6 +76,34 @@ def folder_digest(root: Path) -> str:
 # is skipped with them: what the data is enters every key through the feature cache key.)
 _NAME_MAPS = ("registry", "builtin")
 _TOP_PACKAGE = "bench"  # holds only the version string: a release alone changes no result
+# Modules (below the top package) whose code cannot change a number: progress bars, error types, atomic file
+# writes, device naming and memory measurement, content hashing. Key definition 2 leaves them out of every
+# content key, so a better progress bar or a faster hash never invalidates the board; definition 1 (records
+# before 2026-12-03) digested them too. `distrack records rekey` moves records from 1 to 2 after proving them.
+_RESULT_NEUTRAL = ("progress", "errors", "atomic", "device", "hashing", "provenance")
+KEY_DEFINITIONS = (1, 2)
+# Definition 1 also digested this module (teachers import it to key their artefacts), as its syntax tree was
+# from 4d64da4 until definition 2 (sha256 of the semantic dump), so a migration still computes those keys.
+_DEFINITION_1_PROVENANCE = "acbb430d671ce1f0fa03757b78cdd63bc668e2ec048c0cecb6cb99d5e7f55ef1"
+_definition = [KEY_DEFINITIONS[-1]]
+
+
+@contextlib.contextmanager
+def key_definition(version: int) -> Iterator[None]:
+    """Compute content keys under an earlier definition inside this block (a migration's proof step)."""
+    if version not in KEY_DEFINITIONS:
+        raise ValueError(f"unknown key definition {version}")
+    _definition.append(version)
+    try:
+        yield
+    finally:
+        _definition.pop()
+
+
+def _skipped(name: str) -> bool:
+    if name == _TOP_PACKAGE or name.rsplit(".", 1)[-1] in _NAME_MAPS:
+        return True
+    return _definition[-1] >= 2 and name.partition(".")[2] in _RESULT_NEUTRAL
 
 
 @functools.cache
@@ -159,17 +189,21 @@ def _module_summary(name: str) -> tuple[str, frozenset[str]]:
 def source_digest(*roots: str) -> str:
     """sha256 over the code that can change a result computed by the modules ``roots``: their syntax trees
     (docstrings and comments excluded) and those of every module of the same package they import,
-    transitively, except name-to-class registries. Editing a comment, a docstring, the leaderboard or the CLI
-    leaves it unchanged; editing the code a result runs changes it."""
+    transitively, except name-to-class registries and the result-neutral modules. Editing a comment, a
+    docstring, the leaderboard, the CLI or a progress bar leaves it unchanged; editing the code a result runs
+    changes it."""
     seen: set[str] = set()
     pending = list(roots)
     while pending:
         name = pending.pop()
-        if name in seen or name == _TOP_PACKAGE or name.rsplit(".", 1)[-1] in _NAME_MAPS:
+        if name in seen or _skipped(name):
             continue
         seen.add(name)
         pending.extend(_module_summary(name)[1])
     digest = hashlib.sha256()
     for name in sorted(seen):
-        digest.update(f"{name}:{_module_summary(name)[0]};".encode())
+        tree = _module_summary(name)[0]
+        if name == __name__ and _definition[-1] == 1:
+            tree = _DEFINITION_1_PROVENANCE
+        digest.update(f"{name}:{tree};".encode())
     return digest.hexdigest()

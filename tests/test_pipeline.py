@@ -556,3 +556,40 @@ def test_a_sweep_loads_each_dataset_once_and_a_warm_cache_extracts_nothing(tmp_p
     again = _run(tmp_path, params, "--no-tracking")
     assert "1 done, 1 up to date" in again.output, again.output
     assert calls == {"load": 1, "extract": 0}
+
+
+def test_rekey_moves_proven_records_to_the_current_key_definition_and_leaves_stale_ones(tmp_path):
+    """Records keyed under definition 1 look missing under definition 2; `records rekey` proves each (its
+    old keys recomputed from today's code and params) and rewrites only the keys; a record whose params
+    changed since fails the proof and is left for `distrack run` to recompute."""
+    from bench.provenance import key_definition
+
+    params = _params(tmp_path, techniques="[dm, dsa]", references="[]")
+    params.write_text(params.read_text().replace("dm: {iterations: 3}", "dm: {iterations: 3}, dsa: {iterations: 3}"))
+    with key_definition(1):
+        assert "2 done" in _run(tmp_path, params, "--no-tracking").output
+    records = sorted((tmp_path / "results").rglob("*.json"))
+    before = {path: json.loads(path.read_text()) for path in records}
+    assert _run(tmp_path, params, "--dry-run").output.strip().endswith("2 missing")
+
+    params.write_text(params.read_text().replace("dsa: {iterations: 3}", "dsa: {iterations: 2}"))
+    base = ["--params", str(params), "--cache-dir", str(tmp_path / "cache"), "-q", "records", "rekey"]
+    where = ["--results", str(tmp_path / "results"), "--outputs", str(tmp_path / "outputs")]
+    check = CliRunner().invoke(cli, [*base, *where, "--check"])
+    assert check.exit_code == 1 and "would re-key 1 record(s) and 1 set sidecar(s)" in check.output, check.output
+    assert {path: json.loads(path.read_text()) for path in records} == before  # --check writes nothing
+
+    done = CliRunner().invoke(cli, [*base, *where])
+    assert done.exit_code == 0 and "re-keyed 1 record(s)" in done.output and "1 left alone" in done.output
+    assert "dsa-ipc1-seed0.json: stale under definition 1 too: set" in done.output
+    dry = _run(tmp_path, params, "--dry-run").output
+    assert re.search(r"dm\s+1\s+0\s+up to date", dry) and re.search(r"dsa\s+1\s+0\s+missing", dry), dry
+    for path in records:
+        after = json.loads(path.read_text())
+        if "dm" in path.name:  # only the keys moved
+            assert after["evaluated_set"]["content_key"] != before[path]["evaluated_set"]["content_key"]
+            for entry in (after, before[path]):
+                entry["evaluated_set"].pop("content_key")
+                for result in entry["results"].values():
+                    result.pop("key")
+        assert after == before[path]

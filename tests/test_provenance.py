@@ -96,3 +96,25 @@ def test_a_content_key_changes_when_and_only_when_the_code_that_computes_the_res
     }
     for what, files in changed.items():
         assert _digest_package(tmp_path, files) != first, f"editing {what} left the key unchanged"
+
+
+PROGRESS = '"""Progress bars."""\n\n\ndef bar(items):\n    return items\n'
+
+
+def test_result_neutral_modules_leave_the_key_under_definition_2_and_not_under_definition_1(tmp_path):
+    """A progress bar (like error types, atomic writes, hashing, device naming) cannot change a number: from
+    definition 2 on, editing it keeps every key; definition 1, kept for migrations, digested it."""
+    from bench.provenance import key_definition
+
+    (tmp_path / "keypkg").mkdir()
+    uses_progress = TECHNIQUE.replace(
+        "from keypkg.maths import step", "from keypkg.maths import step\nfrom keypkg.progress import bar"
+    )
+    base = {"__init__.py": "", "technique.py": uses_progress, "maths.py": MATHS, "progress.py": PROGRESS}
+    edited = {**base, "progress.py": PROGRESS.replace("return items", "return list(items)")}
+    assert _digest_package(tmp_path, edited) == _digest_package(tmp_path, base)
+    with key_definition(1):
+        assert _digest_package(tmp_path, edited) != _digest_package(tmp_path, base)
+    assert _digest_package(tmp_path, {**base, "maths.py": MATHS.replace("x + 1", "x + 3")}) != _digest_package(
+        tmp_path, base
+    )

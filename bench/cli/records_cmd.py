@@ -7,14 +7,17 @@ from pathlib import Path
 import click
 
 from bench.atomic import write_json_atomic
+from bench.cli.context import Session, pass_session
 from bench.errors import UserError
 from bench.evaluation.migrate import migrate_v1, rename_prototype_track
 from bench.evaluation.records import load_json, validate_record
+from bench.pipeline.rekey import rekey
+from bench.provenance import KEY_DEFINITIONS
 
 
 @click.group()
 def records() -> None:
-    """Result records: migrate older schema versions."""
+    """Result records: migrate older schema versions, move keys to the current definition."""
 
 
 @records.command("migrate")
@@ -47,3 +50,62 @@ def migrate(paths: tuple[Path, ...], check: bool) -> None:
         raise SystemExit(1)
     if not files:
         raise UserError(f"no *.json record under {', '.join(map(str, paths))}")
+
+
+@records.command("rekey")
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("leaderboard/results"),
+    show_default=True,
+    help="Records to move to the current content-key definition.",
+)
+@click.option(
+    "--outputs",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("outputs"),
+    show_default=True,
+    help="Where the sweep keeps its sets: their sidecars move along.",
+)
+@click.option(
+    "--from-definition",
+    type=click.Choice([str(v) for v in KEY_DEFINITIONS[:-1]]),
+    default=str(KEY_DEFINITIONS[-2]),
+    show_default=True,
+    help="The definition the records' keys were written with.",
+)
+@click.option("--check", is_flag=True, help="Only report; write nothing; exit 1 if a record would be re-keyed.")
+@pass_session
+def rekey_command(session: Session, results: Path, outputs: Path, from_definition: str, check: bool) -> None:
+    """Move records to the current content-key definition without recomputing them, after proving each one:
+    under its old definition the current code and params must give exactly its keys (nothing that can change
+    its numbers changed). Records that fail the proof are listed and left alone (`distrack run` recomputes
+    them). Needs the data root, like `distrack run --dry-run`: keys cover the features."""
+    if not results.is_dir():
+        raise UserError(f"--results {results}: no such folder")
+    sessions: dict[str, Session] = {}
+
+    def session_for(profile: str) -> Session:
+        if profile not in sessions:
+            sessions[profile] = Session(
+                session.params_file,
+                profile,
+                session.data_root_option,
+                session.cache_dir,
+                session.device_name,
+                progress=False,
+                dataset_dirs=dict(session.dataset_dirs),
+                models_root_option=session.models_root_option,
+            )
+        return sessions[profile]
+
+    report = rekey(results, session_for, int(from_definition), outputs if outputs.is_dir() else None, not check)
+    for path, why in report.unproven:
+        click.echo(f"left alone: {path}: {why}", err=True)
+    verb = "would re-key" if check else "re-keyed"
+    click.echo(
+        f"{verb} {len(report.rekeyed)} record(s) and {len(report.sidecars)} set sidecar(s); "
+        f"{len(report.current)} already current; {len(report.unproven)} left alone"
+    )
+    if check and report.rekeyed:
+        raise SystemExit(1)

@@ -31,7 +31,7 @@ class Reproduction:
         return not self.problem and all(self.compared.values()) and self.set_equal is not False
 
 
-def _threads(device: str) -> int | None:
+def thread_count(device: str) -> int | None:
     found = re.match(r"cpu \((\d+) threads?\)", device)
     return int(found[1]) if found else None
 
@@ -63,7 +63,7 @@ def reproduce(settings: SweepSettings, path: Path, tracks: tuple[str, ...] | Non
             tracks=chosen,
             stage="all",
             validation_checks=0,
-            threads=_threads(device) or settings.threads,  # a CPU sums in another order with other threads
+            threads=thread_count(device) or settings.threads,  # a CPU sums in another order with other threads
             profile=record["profile"],
         )
         try:
