@@ -96,3 +96,60 @@ def test_threaded_extraction_equals_sequential(tmp_path, write_audio):
         for split in ("train", "validation", "test"):
             assert torch.equal(one.split(split).x, four.split(split).x)
             assert torch.equal(one.split(split).y, four.split(split).y)
+
+
+def test_the_stat_index_skips_unchanged_files_and_catches_a_changed_byte(tmp_path):
+    """Issue #22: a warm load must not re-read unchanged audio, and a changed byte must never be served the old
+    digest, not even when the writer keeps the size and restores the modification time."""
+    import hashlib
+    import os
+
+    from bench.hashing import digest_index, sha256_file
+
+    clip, index_file = tmp_path / "clip.wav", tmp_path / "index.json"
+    clip.write_bytes(b"RIFF" + bytes(1000))
+    with digest_index(index_file) as index:
+        first = sha256_file(clip)
+    assert (index.hits, index.misses) == (0, 1)
+    with digest_index(index_file) as index:
+        assert sha256_file(clip) == first
+    assert (index.hits, index.misses) == (1, 0)  # answered from the saved index, the file unread
+
+    stat = clip.stat()
+    clip.write_bytes(b"RIFF" + bytes(999) + b"\x01")  # same size
+    os.utime(clip, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the old modification time, restored
+    with digest_index(index_file) as index:
+        changed = sha256_file(clip)
+    assert changed != first and changed == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert index.misses == 1
+    index_file.write_text("{not json")  # a damaged index is started afresh
+    with digest_index(index_file) as index:
+        assert sha256_file(clip) == changed
+    assert index.misses == 1
+
+
+def test_a_warm_feature_load_reads_no_audio_and_an_edited_file_is_extracted_again(
+    tmp_path, write_audio, tiny_params, monkeypatch
+):
+    """Through the CLI, which opens the stat index in the cache folder for every command (sweep cells too)."""
+    from click.testing import CliRunner
+
+    import bench.hashing as hashing
+    from bench.cli import cli
+
+    make_fsdd(tmp_path / "data", write_audio)
+    reads: list[str] = []
+    real_read = hashing._read_sha256
+    monkeypatch.setattr(hashing, "_read_sha256", lambda path, chunk: reads.append(str(path)) or real_read(path, chunk))
+    base = ["--params", str(tiny_params), "--data-root", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "c")]
+
+    def load() -> str:
+        reads.clear()
+        result = CliRunner().invoke(cli, [*base, "-q", "features", "fsdd"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "extracted" in load() and len(reads) == len(set(reads)) == 120  # each clip read once to hash it
+    assert "cache hit" in load() and reads == []
+    write_audio(tmp_path / "data" / "fsdd" / "recordings" / "5_alice_11.wav", freq=999.0, seconds=0.2)
+    assert "extracted" in load() and len(reads) == 1

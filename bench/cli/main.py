@@ -11,6 +11,7 @@ import click
 import bench
 from bench.cli.context import CACHE_ENV, Session, default_cache_dir
 from bench.errors import UserError
+from bench.hashing import DIGEST_INDEX, digest_index
 from bench.params import DATA_ROOT_ENV, DEFAULT_PARAMS_FILE
 
 
@@ -97,11 +98,13 @@ def cli(
     Datasets are read from a data root (--data-root or DISTRACK_DATA_ROOT); nothing is downloaded
     unless you run `distrack datasets fetch`.
     """
+    cache = cache_dir or default_cache_dir()
+    ctx.with_resource(digest_index(cache / DIGEST_INDEX))  # unchanged audio is not read again to hash it
     ctx.obj = Session(
         params_path=params_path,
         profile_name=profile,
         data_root_option=data_root,
-        cache_dir=cache_dir or default_cache_dir(),
+        cache_dir=cache,
         device_name=device,
         progress=not quiet,
         dataset_dirs=_parse_dataset_dirs(dataset_dirs),

@@ -17,7 +17,7 @@ from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.records import load_json, main_summary
 from bench.evaluation.tracks.base import Track
 from bench.evaluation.tracks.configure import build_track
-from bench.hashing import sha256_file
+from bench.hashing import DIGEST_INDEX, digest_index, sha256_file
 from bench.pipeline.grid import GridCell
 from bench.pipeline.jobs import (
     describe_set,
@@ -319,7 +319,10 @@ def run_cell(settings: SweepSettings, cell: GridCell, tracking: TrackingTarget |
 
             torch.set_num_threads(settings.threads)
         session = sweep_session(settings)
-        with cell_lock(settings, cell, session.profile.name):
+        with (
+            cell_lock(settings, cell, session.profile.name),
+            digest_index(Path(settings.cache_dir) / DIGEST_INDEX),  # a warm feature load reads no audio
+        ):
             return _run_locked(settings, session, cell, tracking, start)
     except UserError as exc:
         return CellOutcome(cell, "failed", time.perf_counter() - start, message=str(exc))
