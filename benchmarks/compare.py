@@ -93,7 +93,7 @@ def main() -> None:
     seconds, flops = dm_iteration(session, features, args.repeats)
     rows.append(("dm outer iteration (IPC 10, batch_real 256)", "dm_iteration", seconds, flops))
     for ipc in (10, 50):
-        for name in ("none", "chunked"):
+        for name in ("none", "chunked", "bf16", "chunked,bf16"):  # bf16: issue #22's opt-in >= 4x target
             seconds, flops = evaluation_epoch(session, features, ipc, args.epochs, Acceleration.parse(name))
             label = f"evaluation epoch, IPC {ipc} ({ipc * features.num_classes} items), {name}"
             rows.append((label, f"eval_epoch_ipc{ipc}", seconds, flops))
