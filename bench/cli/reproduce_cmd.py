@@ -9,7 +9,7 @@ from tabulate import tabulate
 
 from bench.cli.context import Session, pass_session
 from bench.pipeline.reproduce import reproduce
-from bench.pipeline.runner import SweepSettings
+from bench.pipeline.runner import SweepSettings, forget_sweep_sessions
 
 
 @click.command("reproduce")
@@ -30,13 +30,16 @@ def reproduce_cmd(session: Session, records: tuple[Path, ...], tracks: tuple[str
         session, session.params_file, session.profile_name or "quick", Path("unused"), Path("unused")
     )
     rows, differing = [], 0
-    for path in records:
-        outcome = reproduce(settings, path, tracks or None)
-        same = "yes" if outcome.matches else "NO"
-        differing += not outcome.matches
-        detail = outcome.problem or ", ".join(f"{t} {'=' if ok else '≠'}" for t, ok in outcome.compared.items())
-        set_equal = {None: "-", True: "=", False: "≠"}[outcome.set_equal]
-        rows.append([str(path), outcome.cell.slug, set_equal, detail, same])
+    try:
+        for path in records:
+            outcome = reproduce(settings, path, tracks or None)
+            same = "yes" if outcome.matches else "NO"
+            differing += not outcome.matches
+            detail = outcome.problem or ", ".join(f"{t} {'=' if ok else '≠'}" for t, ok in outcome.compared.items())
+            set_equal = {None: "-", True: "=", False: "≠"}[outcome.set_equal]
+            rows.append([str(path), outcome.cell.slug, set_equal, detail, same])
+    finally:
+        forget_sweep_sessions()  # the records share one load of each dataset, this command only
     click.echo(tabulate(rows, headers=["record", "cell", "set", "tracks", "bit for bit"]))
     if differing:
         click.echo(f"{differing} of {len(records)} record(s) did not reproduce bit for bit", err=True)
