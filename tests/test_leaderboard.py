@@ -119,6 +119,16 @@ def test_distillation_seeds_pool_and_both_counts_are_shown():
     assert "**0.650** ± 0.112 (2×2)" in overall([cell], "convnet")
 
 
+def test_two_seeds_that_gave_the_same_set_count_as_one_set():
+    """prototype at IPC 1 is the class mean whatever the seed: its three records are one set, not three."""
+    same = [_record("prototype", 1, [0.5, 0.6], seed=s) for s in range(3)]
+    for record in same[1:]:
+        record["evaluated_set"]["tensor_sha256"] = same[0]["evaluated_set"]["tensor_sha256"]
+    (cell,) = group([(str(i), record) for i, record in enumerate(same)])
+    score = cell.score("convnet")
+    assert (score.sets, score.n) == (1, 2) and score.mean == pytest.approx(0.55)
+
+
 def test_records_of_one_cell_under_two_protocols_never_pool():
     other = _record("dm", 1, [0.7], seed=1)
     other["results"]["convnet"]["protocol_id"] = "convnet-sgd-v1+chunked"

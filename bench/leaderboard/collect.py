@@ -57,7 +57,19 @@ class BoardCell:
         return {name for r in self.records for name in r["results"]}
 
     def entries(self, track: str) -> list[dict[str, Any]]:
-        return [r["results"][track] for r in self.records if track in r["results"]]
+        """The track's results, one per distinct set: seeds that produced the same stored tensors (prototype at
+        IPC 1 is the class mean whatever the seed) are one set, evaluated twice with the same seeds, and pooling
+        both would count the same runs again."""
+        seen: set[str] = set()
+        found = []
+        for record in self.records:
+            digest = record["evaluated_set"].get("tensor_sha256")
+            if track not in record["results"] or digest in seen:
+                continue
+            if digest is not None:
+                seen.add(digest)
+            found.append(record["results"][track])
+        return found
 
     def protocol(self, track: str) -> str | None:
         """The track's protocol id in this cell; records made under different ids never pool."""
