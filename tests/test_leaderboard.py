@@ -311,3 +311,15 @@ def test_a_waveform_set_is_heard_beside_the_preferred_one():
     dataset = plain["dataset"]["name"]
     chosen = sample_cells(group([("a", plain), ("b", waves)]), dataset)
     assert set(chosen) == {dataset, f"{dataset}-dm-waveform"} and chosen[dataset].technique == "dm"
+
+
+def test_two_names_for_one_set_are_noted_once_however_many_seeds_share_them():
+    from bench.leaderboard.tables import identical_sets
+
+    records = []
+    for seed in range(3):
+        herding, kcenter = _record("herding", 1, [0.3], seed=seed), _record("kcenter", 1, [0.3], seed=seed)
+        kcenter["evaluated_set"]["tensor_sha256"] = herding["evaluated_set"]["tensor_sha256"]
+        records += [(f"h{seed}", herding), (f"k{seed}", kcenter)]
+    notes = identical_sets(group(records))
+    assert len(notes) == 1 and notes[0].endswith("herding = kcenter (identical sets, 3 seeds)"), notes

@@ -244,10 +244,14 @@ def identical_sets(cells: Sequence[BoardCell]) -> list[str]:
     for cell in cells:
         for digest in cell.tensor_digests():
             by_digest[cell.dataset, cell.ipc, digest].append(cell.technique)
-    notes = []
-    for (dataset, ipc, _), names in sorted(by_digest.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0, kv[1])):
+    shared: dict[tuple[str, int | None, tuple[str, ...]], int] = defaultdict(int)  # -> how many sets (seeds)
+    for (dataset, ipc, _), names in by_digest.items():
         if len(set(names)) > 1:
-            notes.append(f"{dataset} IPC {ipc_label(ipc)}: {' = '.join(sorted(set(names)))} (identical sets)")
+            shared[dataset, ipc, tuple(sorted(set(names)))] += 1
+    notes = []
+    for (dataset, ipc, names), count in sorted(shared.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0, kv[0][2])):
+        sets = "identical sets" if count == 1 else f"identical sets, {count} seeds"
+        notes.append(f"{dataset} IPC {ipc_label(ipc)}: {' = '.join(names)} ({sets})")
     return notes
 
 
