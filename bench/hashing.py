@@ -59,12 +59,12 @@ class DigestIndex:
                 self.hits += 1
             return str(entry[-1])
         value = _read_sha256(path, chunk)
-        if self.signature(name) == signature:  # not written to while it was read
-            with self._lock:
-                self.entries[name] = [*signature, value]
-                self._changed = True
+        unchanged = self.signature(name) == signature  # not written to while it was read
         with self._lock:
             self.misses += 1
+            if unchanged:
+                self.entries[name] = [*signature, value]
+                self._changed = True
         return value
 
     def save(self) -> None:

@@ -28,6 +28,7 @@ from bench.models import build_model
 from bench.session import Session
 from bench.sets.references import random_real_subset
 from bench.techniques import Budget, DistillContext, get_technique
+from benchmarks.anchor import anchor_session
 
 # (seconds, provenance) of the reference code on this machine, issue #22.
 REFERENCE = {
@@ -85,8 +86,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="Epochs timed per evaluation figure.")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    session = Session(args.params, "anchor", None, args.cache_dir, "cpu", progress=False, dataset_dirs={})
-    session.params["datasets"]["fsdd"] = {**(session.params["datasets"].get("fsdd") or {}), "split": "reference"}
+    session = anchor_session(args.params, args.cache_dir, "cpu")
     features = session.features("fsdd")
     peak = matmul_peak_flops()
     rows = []

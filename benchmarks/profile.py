@@ -23,9 +23,9 @@ from torch.profiler import ProfilerActivity, profile
 
 from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.protocol import train_network
-from bench.session import Session
 from bench.sets.references import random_real_subset
 from bench.techniques import Budget, DistillContext, get_technique
+from benchmarks.anchor import anchor_session
 from benchmarks.compare import DM_SETTING
 
 
@@ -59,8 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.trace is not None:
         args.trace.mkdir(parents=True, exist_ok=True)
-    session = Session(args.params, "anchor", None, args.cache_dir, "cpu", progress=False, dataset_dirs={})
-    session.params["datasets"]["fsdd"] = {**(session.params["datasets"].get("fsdd") or {}), "split": "reference"}
+    session = anchor_session(args.params, args.cache_dir, "cpu")
     features = session.features("fsdd")
     protocol = dataclasses.replace(session.profile.protocol, epochs=args.epochs, seeds=(0,))
     print(f"threads {torch.get_num_threads()}, torch {torch.__version__}")

@@ -12,6 +12,7 @@ from bench.errors import UserError
 from bench.evaluation.migrate import migrate_v1, rename_prototype_track
 from bench.evaluation.records import load_json, validate_record
 from bench.pipeline.rekey import rekey
+from bench.pipeline.runner import SweepSettings
 from bench.provenance import KEY_DEFINITIONS
 
 
@@ -87,16 +88,10 @@ def rekey_command(session: Session, results: Path, outputs: Path, from_definitio
 
     def session_for(profile: str) -> Session:
         if profile not in sessions:
-            sessions[profile] = Session(
-                session.params_file,
-                profile,
-                session.data_root_option,
-                session.cache_dir,
-                session.device_name,
-                progress=False,
-                dataset_dirs=dict(session.dataset_dirs),
-                models_root_option=session.models_root_option,
+            settings = SweepSettings.for_session(
+                session, session.params_file, profile, outputs, results, progress=False
             )
+            sessions[profile] = settings.session()
         return sessions[profile]
 
     report = rekey(results, session_for, int(from_definition), outputs if outputs.is_dir() else None, not check)

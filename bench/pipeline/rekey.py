@@ -96,9 +96,10 @@ def rekey(
         if write:
             write_json_atomic(path, record)
         if outputs is not None and cell.kind == "technique":
-            sidecar = cell.set_path(outputs, profile).with_suffix(".json")
-            if sidecar.is_file() and load_json(sidecar).get("content_key") == old[0]:
-                report.sidecars.append(sidecar)
+            sidecar_path = cell.set_path(outputs, profile).with_suffix(".json")
+            sidecar = load_json(sidecar_path) if sidecar_path.is_file() else {}
+            if sidecar.get("content_key") == old[0]:
+                report.sidecars.append(sidecar_path)
                 if write:
-                    write_json_atomic(sidecar, {**load_json(sidecar), "content_key": new[0]})
+                    write_json_atomic(sidecar_path, {**sidecar, "content_key": new[0]})
     return report
