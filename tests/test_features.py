@@ -128,6 +128,33 @@ def test_the_stat_index_skips_unchanged_files_and_catches_a_changed_byte(tmp_pat
     assert index.misses == 1
 
 
+def test_the_stat_index_keeps_no_digest_of_a_file_written_while_it_was_read(tmp_path, monkeypatch):
+    """A digest is stored only under a signature it belongs to: a write that lands while the file is being read
+    leaves the index without an entry for it, and the next load reads it again and stores the new digest."""
+    import hashlib
+
+    import bench.hashing as hashing
+
+    clip, index_file = tmp_path / "clip.wav", tmp_path / "index.json"
+    clip.write_bytes(b"RIFF" + bytes(1000))
+    read = hashing._read_sha256
+
+    def read_then_write(path, chunk):  # a writer racing the read: the bytes change before the read ends
+        value = read(path, chunk)
+        with open(path, "ab") as handle:
+            handle.write(b"more")
+        return value
+
+    monkeypatch.setattr(hashing, "_read_sha256", read_then_write)
+    with hashing.digest_index(index_file) as index:
+        hashing.sha256_file(clip)
+    assert index.entries == {} and not index_file.exists()
+    monkeypatch.setattr(hashing, "_read_sha256", read)
+    with hashing.digest_index(index_file) as index:
+        assert hashing.sha256_file(clip) == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert index.misses == 1 and list(index.entries) == [str(clip)]
+
+
 def test_a_warm_feature_load_reads_no_audio_and_an_edited_file_is_extracted_again(
     tmp_path, write_audio, tiny_params, monkeypatch
 ):
