@@ -81,7 +81,10 @@ _TOP_PACKAGE = "bench"  # holds only the version string: a release alone changes
 # content key, so a better progress bar or a faster hash never invalidates the board; definition 1 (records
 # before 2026-12-03) digested them too. `distrack records rekey` moves records from 1 to 2 after proving them.
 _RESULT_NEUTRAL = ("progress", "errors", "atomic", "device", "hashing", "provenance")
-KEY_DEFINITIONS = (1, 2)
+# Definition 3 (2026-12-03) adds what a teacher-using result depends on beyond its params: a CPU teacher trained
+# with another thread count (or, for a technique, another profile recipe) is another teacher, so the keys of
+# teacher-guided and data-free techniques and of tracks that read a teacher cover it (bench.pipeline.keys).
+KEY_DEFINITIONS = (1, 2, 3)
 # Definition 1 also digested this module (teachers import it to key their artefacts), as its syntax tree was
 # from 4d64da4 until definition 2 (sha256 of the semantic dump), so a migration still computes those keys.
 _DEFINITION_1_PROVENANCE = "acbb430d671ce1f0fa03757b78cdd63bc668e2ec048c0cecb6cb99d5e7f55ef1"
@@ -98,6 +101,11 @@ def key_definition(version: int) -> Iterator[None]:
         yield
     finally:
         _definition.pop()
+
+
+def definition_in_force() -> int:
+    """The content-key definition keys are computed under (the newest, or a migration's older one)."""
+    return _definition[-1]
 
 
 def _skipped(name: str) -> bool:

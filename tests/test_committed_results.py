@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from click.testing import CliRunner
 
@@ -13,6 +14,7 @@ from bench.cli import cli
 from tests.conftest import REPO
 
 RESULTS = REPO / "leaderboard" / "results" / "quick"
+BOARD_THREADS = 2  # the CPU threads the committed board ran with (each record's cost.device)
 # Three cheap committed cells, each recomputed from scratch (set distilled or drawn again, then scored), so a change
 # to features, a technique or a track that moves a committed number fails here: a coreset on spoken digits, a
 # gradient-based technique (dm, its tensors compared too) on sound events, and the random reference row on music.
@@ -42,10 +44,14 @@ def test_a_committed_cell_re_derives_bit_for_bit(cli_env, feature_cache, record,
     assert all(f"{track} =" in line for track in tracks), result.output
 
 
-def test_every_committed_cell_is_up_to_date_under_todays_code(cli_env, feature_cache, monkeypatch):
+def test_every_committed_cell_is_up_to_date_under_todays_code(cli_env, feature_cache, monkeypatch, request):
     """`distrack run --dry-run` over the committed grid, with dvc.yaml's sweep settings: nothing to distil, nothing
     to evaluate. A code change that alters a content key without re-deriving the records turns this red."""
     monkeypatch.chdir(REPO)
+    # the board's teacher-using results were computed with 2 CPU threads, and their keys cover that count
+    before = torch.get_num_threads()
+    torch.set_num_threads(BOARD_THREADS)
+    request.addfinalizer(lambda: torch.set_num_threads(before))
     pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())  # the pipeline's own sweep settings
     track_ipc = next(v["sweep"]["track_ipc"] for v in pipeline["vars"] if "sweep" in v)
     args = ["--cache-dir", str(feature_cache), "run", "--dry-run", "--track-ipc", track_ipc]

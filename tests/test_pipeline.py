@@ -574,7 +574,7 @@ def test_rekey_moves_proven_records_to_the_current_key_definition_and_leaves_sta
 
     params.write_text(params.read_text().replace("dsa: {iterations: 3}", "dsa: {iterations: 2}"))
     base = ["--params", str(params), "--cache-dir", str(tmp_path / "cache"), "-q", "records", "rekey"]
-    where = ["--results", str(tmp_path / "results"), "--outputs", str(tmp_path / "outputs")]
+    where = ["--results", str(tmp_path / "results"), "--outputs", str(tmp_path / "outputs"), "--from-definition", "1"]
     check = CliRunner().invoke(cli, [*base, *where, "--check"])
     assert check.exit_code == 1 and "would re-key 1 record(s) and 1 set sidecar(s)" in check.output, check.output
     assert {path: json.loads(path.read_text()) for path in records} == before  # --check writes nothing
@@ -593,3 +593,36 @@ def test_rekey_moves_proven_records_to_the_current_key_definition_and_leaves_sta
                 for result in entry["results"].values():
                     result.pop("key")
         assert after == before[path]
+
+
+def test_a_teacher_using_result_is_keyed_by_the_thread_count_its_teacher_trains_with(tmp_path):
+    """A CPU teacher trained with another thread count sums in another order, so it is another teacher (and a
+    change of the profile's recipe retrains it): from key definition 3 the set keys of teacher-using techniques
+    and the keys of teacher-reading tracks cover both. Nothing else moves with the thread count."""
+    from bench.evaluation.tracks.configure import build_track
+    from bench.pipeline.keys import set_key, track_key
+    from bench.provenance import key_definition
+    from bench.session import Session
+
+    params = _params(tmp_path)
+    session = Session(params, None, None, tmp_path / "cache", "cpu", progress=False, dataset_dirs={})
+    frami, dm = GridCell("synthetic", "frami", 1, 0), GridCell("synthetic", "dm", 1, 0)
+    before = torch.get_num_threads()
+
+    def keys(threads: int) -> dict[str, str]:
+        torch.set_num_threads(threads)
+        try:
+            sets = {"frami": set_key(session, frami), "dm": set_key(session, dm)}
+            tracks = {name: track_key(sets["dm"], build_track(session, name)) for name in ("kd", "convnet")}
+            return {**sets, **tracks}
+        finally:
+            torch.set_num_threads(before)
+
+    one, two = keys(1), keys(2)
+    assert [name for name in one if one[name] != two[name]] == ["frami", "kd"]
+    recipe = params.read_text().replace("batch_size: 64}", "batch_size: 32}")
+    (tmp_path / "recipe.yaml").write_text(recipe)
+    other = Session(tmp_path / "recipe.yaml", None, None, tmp_path / "cache", "cpu", progress=False, dataset_dirs={})
+    assert set_key(other, frami) != set_key(session, frami)
+    with key_definition(2):
+        assert keys(1) == keys(2)
