@@ -46,8 +46,11 @@ def write_wavs(
 
 
 @torch.no_grad()
-def write_spectrogram_grid(feats: FeatureSet, labelled: LabelledSet, target: Path, title: str = "") -> Path:
-    """Classes as columns, the first items of each class as rows, in the dataset's normalised units."""
+def write_spectrogram_grid(
+    feats: FeatureSet, labelled: LabelledSet, target: Path, title: str = "", metadata: dict[str, str] | None = None
+) -> Path:
+    """Classes as columns, the first items of each class as rows, in the dataset's normalised units;
+    ``metadata``: extra PNG text chunks."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,6 +78,6 @@ def write_spectrogram_grid(feats: FeatureSet, labelled: LabelledSet, target: Pat
     fig.tight_layout()
     with atomic_path(target) as tmp:
         # A fixed software tag keeps the PNG byte-identical across runs (no timestamp in the metadata).
-        fig.savefig(tmp, format="png", dpi=80, metadata={"Software": "distrackted"})
+        fig.savefig(tmp, format="png", dpi=80, metadata={"Software": "distrackted", **(metadata or {})})
     plt.close(fig)
     return target

@@ -7,17 +7,27 @@ timestamps, and Griffin-Lim is seeded, so the same inputs give byte-identical ou
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from bench.atomic import write_text_atomic
 from bench.features.store import find_cached_features
 from bench.leaderboard import labels, tables
 from bench.leaderboard.collect import BoardCell, group, read_records
-from bench.leaderboard.plots import accuracy_vs_ipc, confusion_png, severity_curves
+from bench.leaderboard.plots import (
+    FINGERPRINT_KEY,
+    accuracy_vs_ipc,
+    already_drawn,
+    confusion_png,
+    fingerprint,
+    severity_curves,
+)
 from bench.leaderboard.seed import seed_section
 from bench.sets.files import load_set
 
@@ -75,14 +85,25 @@ def _worth_hearing(cell: BoardCell) -> bool:
     return labels.is_data_free(cell.technique) or cell.records[0]["evaluated_set"].get("domain") == "waveform"
 
 
+SAMPLE_ITERATIONS = 64  # Griffin-Lim iterations per sample WAV
+
+
 def render_samples(cell: BoardCell, folder: Path, repo_root: Path, cache_roots: list[Path]) -> bool:
-    """Spectrogram grid + one WAV per class for ``cell``'s set; False when its set or features are absent."""
+    """Spectrogram grid + one WAV per class for ``cell``'s set; False when its set or features are absent.
+    Skipped when the folder already holds the samples of this very set (the grid's fingerprint says so):
+    Griffin-Lim over every board set was most of a rebuild's time."""
     from bench.samples import write_spectrogram_grid, write_wavs
 
     source = cell.records[0]["evaluated_set"].get("source") or ""
     set_path = repo_root / source
     if not source or not set_path.is_file():
         return False
+    title = f"{cell.dataset}: {cell.technique}, IPC {cell.ipc} ({cell.profile})"
+    set_digest = hashlib.sha256(set_path.read_bytes()).hexdigest()
+    inputs = fingerprint("samples", set_digest, title, SAMPLE_ITERATIONS, torch.__version__)
+    grid = folder / "spectrograms.png"
+    if already_drawn(grid, inputs) and any(folder.glob("*.wav")):
+        return True
     labelled = load_set(set_path)
     feature_key = labelled.metadata.get("feature_key")
     feats = find_cached_features(cache_roots, feature_key) if feature_key else None
@@ -91,9 +112,9 @@ def render_samples(cell: BoardCell, folder: Path, repo_root: Path, cache_roots: 
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*"):
         stale.unlink()
-    title = f"{cell.dataset}: {cell.technique}, IPC {cell.ipc} ({cell.profile})"
-    write_spectrogram_grid(feats, labelled, folder / "spectrograms.png", title)
-    write_wavs(feats, labelled, folder, per_class=1, iterations=64)
+    write_wavs(feats, labelled, folder, per_class=1, iterations=SAMPLE_ITERATIONS)
+    # the grid last: its fingerprint vouches for the WAVs written before it
+    write_spectrogram_grid(feats, labelled, grid, title, {FINGERPRINT_KEY: inputs})
     return True
 
 
