@@ -44,17 +44,26 @@ def test_a_committed_cell_re_derives_bit_for_bit(cli_env, feature_cache, record,
     assert all(f"{track} =" in line for track in tracks), result.output
 
 
+def test_distrack_run_scores_tracks_at_the_ipc_values_dvc_repro_does():
+    """`distrack run` and `dvc repro` must agree on what is up to date: the CLI's default --track-ipc is the
+    sweep setting dvc.yaml passes."""
+    from bench.cli.run_cmd import DEFAULT_TRACK_IPC
+
+    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    track_ipc = next(v["sweep"]["track_ipc"] for v in pipeline["vars"] if "sweep" in v)
+    assert (track_ipc,) == DEFAULT_TRACK_IPC
+
+
 def test_every_committed_cell_is_up_to_date_under_todays_code(cli_env, feature_cache, monkeypatch, request):
-    """`distrack run --dry-run` over the committed grid, with dvc.yaml's sweep settings: nothing to distil, nothing
-    to evaluate. A code change that alters a content key without re-deriving the records turns this red."""
+    """A plain `distrack run --dry-run` over the committed grid (its defaults are dvc.yaml's sweep settings: next
+    test): nothing to distil, nothing to evaluate. A code change that alters a content key without re-deriving
+    the records turns this red."""
     monkeypatch.chdir(REPO)
     # the board's teacher-using results were computed with 2 CPU threads, and their keys cover that count
     before = torch.get_num_threads()
     torch.set_num_threads(BOARD_THREADS)
     request.addfinalizer(lambda: torch.set_num_threads(before))
-    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())  # the pipeline's own sweep settings
-    track_ipc = next(v["sweep"]["track_ipc"] for v in pipeline["vars"] if "sweep" in v)
-    args = ["--cache-dir", str(feature_cache), "run", "--dry-run", "--track-ipc", track_ipc]
+    args = ["--cache-dir", str(feature_cache), "run", "--dry-run"]
     result = CliRunner(env=cli_env).invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = result.output.strip().splitlines()[-1]

@@ -7,8 +7,6 @@ medium, large), ``(set, split)`` (training, validation, test: the release's own 
 
 from __future__ import annotations
 
-import pandas as pd
-
 from bench.data.clips import Clip, ClipIndex
 from bench.data.registry import DatasetAdapter, DatasetInfo, NoOptions, register_dataset
 from bench.errors import DataError
@@ -41,6 +39,8 @@ class FmaSmall(DatasetAdapter):
             raise DataError(f"fma_small: missing {meta} (the release's metadata)")
         if not audio.is_dir():
             raise DataError(f"fma_small: missing folder {audio} (layout fma_small/<NNN>/<NNNNNN>.mp3)")
+        import pandas as pd  # here, not at the top: every command lists the adapters, few read FMA (0.8 s)
+
         try:
             tracks = pd.read_csv(meta, index_col=0, header=[0, 1], low_memory=False)
         except (ValueError, pd.errors.ParserError) as exc:
