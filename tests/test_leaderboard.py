@@ -327,8 +327,8 @@ def test_two_names_for_one_set_are_noted_once_however_many_seeds_share_them():
 
 
 def test_pictures_are_redrawn_only_when_what_they_show_changes(tmp_path):
-    """A rebuild leaves unchanged PNGs untouched (their fingerprint matches) and redraws the ones whose cells
-    changed, byte-identical to a drawing from scratch."""
+    """A rebuild leaves unchanged PNGs untouched (their fingerprint matches), redraws the ones whose cells
+    changed, byte-identical to a drawing from scratch, and deletes the ones whose cells are gone."""
     results, board = tmp_path / "results", tmp_path / "board" / "README.md"
     results.mkdir()
     confusion = [[3, 1] + [0] * 8] + [[0] * i + [4] + [0] * (9 - i) for i in range(1, 10)]
@@ -356,3 +356,7 @@ def test_pictures_are_redrawn_only_when_what_they_show_changes(tmp_path):
     assert second[ipc1] == first[ipc1]
     assert second[ipc10][0] != first[ipc10][0] and second[ipc10][1] != first[ipc10][1]
     assert second[ipc10][1] == build(tmp_path / "fresh" / "README.md")[ipc10][1]
+
+    (results / "dm10.json").unlink()  # a cell gone from the records: its picture goes from the board
+    third = build(board)
+    assert ipc10 not in third and third[ipc1] == first[ipc1]

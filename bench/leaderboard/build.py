@@ -293,8 +293,20 @@ def build(
             for dataset in sorted({c.dataset for c in mine}):
                 for name, chosen in sample_cells(mine, dataset).items():
                     render_samples(chosen, out_dir / "samples" / profile / name, repo_root, list(cache_roots))
-    write_text_atomic(out, build_markdown(cells, out_dir, plots))
+    markdown = build_markdown(cells, out_dir, plots)
+    write_text_atomic(out, markdown)
+    if plots:
+        _prune_unlinked_pictures(out_dir, markdown)
     return cells
+
+
+def _prune_unlinked_pictures(out_dir: Path, markdown: str) -> None:
+    """Pictures are kept between builds (each is redrawn only when its data changes), so one that the board no
+    longer links (a cell whose records are gone) is deleted here."""
+    for folder in ("plots", "confusion"):
+        for picture in sorted((out_dir / folder).rglob("*.png")):
+            if f"({picture.relative_to(out_dir).as_posix()})" not in markdown:
+                picture.unlink()
 
 
 def metrics_summary(cells: Sequence[BoardCell]) -> dict[str, Any]:
