@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -28,6 +29,19 @@ def device_description(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     threads = torch.get_num_threads()
     return f"cpu ({threads} thread{'' if threads == 1 else 's'})"
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """torch's CPU thread count set to ``count`` (None: left as it is) inside the block and restored after it:
+    a CPU sums in another order with another count, so reproducing a result, or a key that covers a teacher,
+    needs the count it was made with."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 _CLEAR_REFS = Path("/proc/self/clear_refs")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.tracks.configure import build_track
+from bench.pipeline.grid import GridCell
 from bench.pipeline.jobs import load_set_for
 from bench.session import Session
 
@@ -34,7 +35,7 @@ FP32 = "convnet-sgd-v1"
 
 def board_record(root: Path, cell: str) -> dict:
     dataset, technique, ipc = cell.split("/")
-    path = root / "leaderboard/results/quick" / dataset / technique / f"{technique}-ipc{ipc}-seed0.json"
+    path = GridCell(dataset, technique, int(ipc), 0).record_path(root / "leaderboard" / "results", "quick")
     if not path.exists():
         raise SystemExit(f"--cells: no committed record {path}")
     return json.loads(path.read_text())

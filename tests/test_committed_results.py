@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from click.testing import CliRunner
 
 from bench.cli import cli
+from bench.device import cpu_threads
 from tests.conftest import REPO
 
 RESULTS = REPO / "leaderboard" / "results" / "quick"
@@ -54,17 +54,14 @@ def test_distrack_run_scores_tracks_at_the_ipc_values_dvc_repro_does():
     assert (track_ipc,) == DEFAULT_TRACK_IPC
 
 
-def test_every_committed_cell_is_up_to_date_under_todays_code(cli_env, feature_cache, monkeypatch, request):
-    """A plain `distrack run --dry-run` over the committed grid (its defaults are dvc.yaml's sweep settings: next
-    test): nothing to distil, nothing to evaluate. A code change that alters a content key without re-deriving
-    the records turns this red."""
+def test_every_committed_cell_is_up_to_date_under_todays_code(cli_env, feature_cache, monkeypatch):
+    """A plain `distrack run --dry-run` over the committed grid (its defaults are dvc.yaml's sweep settings: the
+    test above): nothing to distil, nothing to evaluate. A code change that alters a content key without
+    re-deriving the records turns this red."""
     monkeypatch.chdir(REPO)
     # the board's teacher-using results were computed with 2 CPU threads, and their keys cover that count
-    before = torch.get_num_threads()
-    torch.set_num_threads(BOARD_THREADS)
-    request.addfinalizer(lambda: torch.set_num_threads(before))
-    args = ["--cache-dir", str(feature_cache), "run", "--dry-run"]
-    result = CliRunner(env=cli_env).invoke(cli, args)
+    with cpu_threads(BOARD_THREADS):
+        result = CliRunner(env=cli_env).invoke(cli, ["--cache-dir", str(feature_cache), "run", "--dry-run"])
     assert result.exit_code == 0, result.output
     summary = result.output.strip().splitlines()[-1]
     labels = {part.split(" ", 1)[1] for part in summary.split(", ")}

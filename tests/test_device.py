@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from bench.device import device_description, peak_memory_mb, reset_peak_memory
+from bench.device import cpu_threads, device_description, peak_memory_mb, reset_peak_memory
 
 CPU = torch.device("cpu")
 
@@ -24,11 +24,7 @@ def test_a_reset_forgets_an_earlier_larger_peak_on_cpu():
 
 
 def test_the_cpu_description_counts_threads_in_words():
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
+    with cpu_threads(1):
         assert device_description(CPU) == "cpu (1 thread)"
-        torch.set_num_threads(2)
+    with cpu_threads(2):
         assert device_description(CPU) == "cpu (2 threads)"
-    finally:
-        torch.set_num_threads(threads)

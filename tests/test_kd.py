@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from bench.artefacts.teachers import TeacherParams, get_teacher
 from bench.cli import cli
+from bench.device import cpu_threads
 from bench.evaluation.tracks.kd import kd_loss, stored_targets, teacher_targets, train_student
 from bench.params import ProtocolParams
 from bench.session import Session
@@ -124,11 +125,9 @@ def test_the_statistics_pooling_teacher_trains_and_exposes_states_before_and_aft
 
 def test_a_teacher_trained_with_another_cpu_thread_count_is_another_artefact(session):
     features = session.features("synthetic")
-    before = torch.get_num_threads()
     built = []
-    try:
-        for threads in (1, 2, 1):
-            torch.set_num_threads(threads)
+    for threads in (1, 2, 1):
+        with cpu_threads(threads):
             teacher = get_teacher(
                 features,
                 TeacherParams(epochs=2, lrs=(0.05,)),
@@ -137,7 +136,5 @@ def test_a_teacher_trained_with_another_cpu_thread_count_is_another_artefact(ses
                 session.device,
                 session.cache_dir,
             )
-            built.append(teacher.built)
-    finally:
-        torch.set_num_threads(before)
+        built.append(teacher.built)
     assert built == [True, True, False]

@@ -19,6 +19,7 @@ import torch
 from click.testing import CliRunner
 
 from bench.cli import cli
+from bench.device import cpu_threads
 from bench.errors import UserError
 from bench.pipeline.grid import GridCell, expand, load_grid, parse_only, select
 from bench.pipeline.tracking import TrackingTarget, count_cell_runs
@@ -607,16 +608,12 @@ def test_a_teacher_using_result_is_keyed_by_the_thread_count_its_teacher_trains_
     params = _params(tmp_path)
     session = Session(params, None, None, tmp_path / "cache", "cpu", progress=False, dataset_dirs={})
     frami, dm = GridCell("synthetic", "frami", 1, 0), GridCell("synthetic", "dm", 1, 0)
-    before = torch.get_num_threads()
 
     def keys(threads: int) -> dict[str, str]:
-        torch.set_num_threads(threads)
-        try:
+        with cpu_threads(threads):
             sets = {"frami": set_key(session, frami), "dm": set_key(session, dm)}
             tracks = {name: track_key(sets["dm"], build_track(session, name)) for name in ("kd", "convnet")}
             return {**sets, **tracks}
-        finally:
-            torch.set_num_threads(before)
 
     one, two = keys(1), keys(2)
     assert [name for name in one if one[name] != two[name]] == ["frami", "kd"]

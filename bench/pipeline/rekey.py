@@ -8,15 +8,13 @@ old set key are moved along, so local sets stay reusable."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from bench.atomic import write_json_atomic
+from bench.device import cpu_threads
 from bench.errors import UserError
 from bench.evaluation.records import load_json
 from bench.evaluation.tracks.configure import build_track
@@ -35,27 +33,16 @@ class RekeyReport:
     sidecars: list[Path] = field(default_factory=list)
 
 
-@contextlib.contextmanager
-def _threads_of(device: str | None) -> Iterator[None]:
-    """Keys that cover a teacher cover the CPU thread count it trains with: compute them with the record's."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(thread_count(device or "") or before)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def record_keys(session: Session, cell: GridCell, record: dict[str, Any]) -> tuple[str, dict[str, str]]:
     """The set key and the record's tracks' keys of ``cell`` under the definition in force, each computed
     with the thread count its part of the record ran with."""
     results = record["results"]
     devices = {name: (entry.get("cost") or {}).get("device") for name, entry in results.items()}
-    with _threads_of(next(iter(devices.values()), None)):
+    with cpu_threads(thread_count(next(iter(devices.values()), None) or "")):
         key = set_key(session, cell)
     tracks = {}
     for name in sorted(results):
-        with _threads_of(devices[name]):
+        with cpu_threads(thread_count(devices[name] or "")):
             tracks[name] = track_key(key, build_track(session, name, dataset=cell.dataset))
     return key, tracks
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from bench.device import cpu_threads
 from bench.evaluation.records import load_json, read_record
 from bench.pipeline.grid import GridCell
 from bench.pipeline.runner import SweepSettings, run_cell
@@ -53,8 +52,7 @@ def reproduce(settings: SweepSettings, path: Path, tracks: tuple[str, ...] | Non
     if missing:
         outcome.problem = f"the record has no result for {', '.join(missing)}"
         return outcome
-    device = record["results"][chosen[0]]["cost"]["device"]
-    threads_before = torch.get_num_threads()
+    threads = thread_count(record["results"][chosen[0]]["cost"]["device"]) or settings.threads
     with tempfile.TemporaryDirectory(prefix="distrack-reproduce-") as scratch:
         fresh_settings = dataclasses.replace(
             settings,
@@ -63,13 +61,11 @@ def reproduce(settings: SweepSettings, path: Path, tracks: tuple[str, ...] | Non
             tracks=chosen,
             stage="all",
             validation_checks=0,
-            threads=thread_count(device) or settings.threads,  # a CPU sums in another order with other threads
+            threads=threads,  # a CPU sums in another order with other threads
             profile=record["profile"],
         )
-        try:
+        with cpu_threads(threads):  # and the caller's count is back afterwards
             done = run_cell(fresh_settings, cell)
-        finally:
-            torch.set_num_threads(threads_before)
         if done.status == "failed":
             outcome.problem = done.message
             return outcome
