@@ -245,6 +245,24 @@ def test_four_workers_log_every_run_to_sqlite(tmp_path, monkeypatch):
     _assert_all_runs_logged(uri, result.output, 8)
 
 
+def test_a_sweep_with_nothing_to_do_opens_no_mlflow_run(tmp_path, monkeypatch):
+    """Opening the SQLite store costs seconds a process: a sweep whose cells are all up to date skips it, and
+    the sweep's parent run is left as the run that computed them finished it."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    params = _params(tmp_path, techniques="[prototype]")
+    first = _run(tmp_path, params, "--sweep", "again", env={"MLFLOW_TRACKING_URI": uri})
+    assert first.exit_code == 0 and "2 done" in first.output, first.output
+    parent = MlflowClient(tracking_uri=uri).get_run(_parent_of(first.output)).info
+    second = _run(tmp_path, params, "--sweep", "again", env={"MLFLOW_TRACKING_URI": uri})
+    assert second.exit_code == 0 and "0 done, 2 up to date" in second.output, second.output
+    assert "MLflow parent run" not in second.output
+    again = MlflowClient(tracking_uri=uri).get_run(parent.run_id).info
+    assert (again.status, again.end_time) == ("FINISHED", parent.end_time)
+
+
 def _cli_command(params: Path, workdir: Path, *args: str) -> list[str]:
     base = [sys.executable, "-m", "bench.cli.entry", "--params", str(params), "--cache-dir", str(workdir / "cache")]
     paths = ["--outputs", str(workdir / "outputs"), "--results", str(workdir / "results")]

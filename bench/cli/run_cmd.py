@@ -15,8 +15,8 @@ from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.tracks import track_names
 from bench.params import load_params
 from bench.pipeline.executors import EXECUTORS, SlurmOptions, run_cells
-from bench.pipeline.grid import expand, load_grid, parse_only, select
-from bench.pipeline.runner import STAGES, CellOutcome, SweepSettings, cell_state, parse_track_ipc
+from bench.pipeline.grid import GridCell, expand, load_grid, parse_only, select
+from bench.pipeline.runner import STAGES, CellOutcome, SweepSettings, cell_state, parse_track_ipc, sweep_session
 from bench.provenance import git_commit
 
 # The shift track (ten corruptions, test-time adaptation) is scored at IPC 10 only: that keeps its added time
@@ -194,7 +194,7 @@ def run(
         click.echo(", ".join(f"{n} {label}" for label, n in counts.items()))
         return
     target = None
-    if tracking and stage != "distill":
+    if tracking and stage != "distill" and (executor != "local" or _any_work(settings, cells)):
         from bench.pipeline.tracking import open_sweep
 
         name = sweep or f"sweep-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"
@@ -241,3 +241,14 @@ def run(
     )
     if failed:
         raise UserError(f"{len(failed)} cell(s) failed: " + "; ".join(_line(o) for o in failed))
+
+
+def _any_work(settings: SweepSettings, cells: list[GridCell]) -> bool:
+    """Whether some cell has a track to score. When none has, no MLflow run is opened: opening the SQLite store
+    costs ~4 s a process, which every `dvc repro` evaluate stage that found its cells up to date used to pay.
+    The states come from the sweep's shared session, so the runner loads nothing twice."""
+    session = sweep_session(settings)
+    try:
+        return any(cell_state(session, settings, cell).stale for cell in cells)
+    except UserError:
+        return True  # the runner reports the cell's problem in its own words
