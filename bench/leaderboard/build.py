@@ -7,7 +7,6 @@ timestamps, and Griffin-Lim is seeded, so the same inputs give byte-identical ou
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ import torch
 
 from bench.atomic import write_text_atomic
 from bench.features.store import find_cached_features
+from bench.hashing import sha256_file
 from bench.leaderboard import labels, tables
 from bench.leaderboard.collect import BoardCell, group, read_records
 from bench.leaderboard.plots import (
@@ -99,8 +99,7 @@ def render_samples(cell: BoardCell, folder: Path, repo_root: Path, cache_roots: 
     if not source or not set_path.is_file():
         return False
     title = f"{cell.dataset}: {cell.technique}, IPC {cell.ipc} ({cell.profile})"
-    set_digest = hashlib.sha256(set_path.read_bytes()).hexdigest()
-    inputs = fingerprint("samples", set_digest, title, SAMPLE_ITERATIONS, torch.__version__)
+    inputs = fingerprint("samples", sha256_file(set_path), title, SAMPLE_ITERATIONS, torch.__version__)
     grid = folder / "spectrograms.png"
     if already_drawn(grid, inputs) and any(folder.glob("*.wav")):
         return True

@@ -30,8 +30,10 @@ def _pyplot():
 
 
 def fingerprint(kind: str, *inputs: Any) -> str:
-    """sha256 of everything a picture's pixels depend on (JSON of plain data)."""
-    matplotlib, _ = _pyplot()
+    """sha256 of everything a picture's pixels depend on (JSON of plain data). Imports matplotlib but not
+    pyplot: a rebuild that finds every picture drawn never needs it."""
+    import matplotlib
+
     payload = json.dumps([kind, DRAWING_VERSION, matplotlib.__version__, inputs], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
