@@ -23,7 +23,7 @@ from bench.device import cpu_threads
 from bench.errors import UserError
 from bench.pipeline.grid import GridCell, expand, load_grid, parse_only, select
 from bench.pipeline.tracking import TrackingTarget, count_cell_runs
-from bench.sets.files import load_set
+from bench.sets.files import load_set, save_set
 from tests.conftest import TINY_PARAMS
 
 GRID = """
@@ -261,6 +261,34 @@ def test_a_sweep_with_nothing_to_do_opens_no_mlflow_run(tmp_path, monkeypatch):
     assert "MLflow parent run" not in second.output
     again = MlflowClient(tracking_uri=uri).get_run(parent.run_id).info
     assert (again.status, again.end_time) == ("FINISHED", parent.end_time)
+
+
+def test_the_boards_sample_sounds_are_rendered_once_per_set(tmp_path, monkeypatch):
+    """Griffin-Lim over every board set was most of a rebuild: a sample folder whose fingerprint names its set
+    is left alone, and a changed set is heard again."""
+    import dataclasses
+
+    monkeypatch.chdir(tmp_path)
+    assert _run(tmp_path, _params(tmp_path), "--no-tracking").exit_code == 0
+    board = tmp_path / "board" / "README.md"
+    folder = board.parent / "samples" / "tiny" / "synthetic"
+    args = ["leaderboard", "build", "--results", str(tmp_path / "results"), "--out", str(board), "--samples"]
+
+    def build() -> dict[str, tuple[int, bytes]]:
+        result = CliRunner().invoke(cli, [*args, "--cache-root", str(tmp_path / "cache")])
+        assert result.exit_code == 0, result.output
+        return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(folder.iterdir())}
+
+    first = build()
+    assert "spectrograms.png" in first and any(name.endswith(".wav") for name in first)
+    assert build() == first  # nothing rendered again: same bytes, same modification times
+    set_path = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.safetensors"
+    labelled = load_set(set_path)
+    save_set(set_path, dataclasses.replace(labelled, x=labelled.x.flip(-1)))
+    second = build()
+    assert second.keys() == first.keys()
+    assert all(second[name][0] != first[name][0] for name in first)
+    assert second["spectrograms.png"][1] != first["spectrograms.png"][1]
 
 
 def _cli_command(params: Path, workdir: Path, *args: str) -> list[str]:
