@@ -483,6 +483,24 @@ def test_adding_a_track_evaluates_only_the_new_track(tmp_path):
     assert "0 done, 2 up to date" in _run(tmp_path, params, "--no-tracking").output
 
 
+def test_a_grid_of_other_tracks_keeps_the_records_results_and_a_new_set_drops_them(tmp_path):
+    """A grid file that runs one more track over committed cells adds its results; it must not wipe the results
+    of the tracks it does not list (they belong to the same set). A re-distilled set takes none of them along."""
+    params = _params(tmp_path, references="[]")
+    assert _run(tmp_path, params, "--no-tracking").exit_code == 0
+    record_path = tmp_path / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json"
+    before = json.loads(record_path.read_text())["results"]
+    params.write_text(params.read_text().replace("tracks: [convnet, nearest-mean]}", "tracks: [cross-arch]}"))
+    assert "1 stale: cross-arch" in _run(tmp_path, params, "--dry-run").output
+    assert "1 done" in _run(tmp_path, params, "--no-tracking").output
+    after = json.loads(record_path.read_text())["results"]
+    assert set(after) == {"convnet", "nearest-mean", "cross-arch"}
+    assert {name: after[name] for name in before} == before
+    params.write_text(params.read_text().replace("iterations: 3", "iterations: 4"))
+    assert "1 done" in _run(tmp_path, params, "--no-tracking").output
+    assert set(json.loads(record_path.read_text())["results"]) == {"cross-arch"}
+
+
 def test_track_ipc_scores_a_track_only_at_the_chosen_ipc_and_keeps_its_results_elsewhere(tmp_path):
     """``--track-ipc`` (dvc.yaml's shift=10): the track is skipped at other IPC values, and a record rewritten
     there for another track keeps the skipped track's result while its key is current."""

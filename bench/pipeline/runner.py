@@ -148,7 +148,7 @@ class CellState:
     tracks: list[Track]
     track_keys: dict[str, str]
     stale: list[Track]
-    earlier: dict[str, dict[str, Any]]  # up-to-date results of the same set, kept as they are
+    earlier: dict[str, dict[str, Any]]  # the same set's results kept as they are (current, or of other tracks)
     set_ready: bool
     problem: str = ""
     record_sha256: str | None = None  # the set the earlier results belong to
@@ -220,7 +220,14 @@ def cell_state(session: Session, settings: SweepSettings, cell: GridCell) -> Cel
         ):
             problem, set_ready = "set file differs from its record", False
         else:
-            earlier = {name: entry for name, entry in record["results"].items() if entry.get("key") == keys.get(name)}
+            # a result is kept while its key is current, and so is one of a track this grid does not run: it is
+            # the same set's, and the grid that runs that track checks its key (a grid of one track must not
+            # wipe the record's other results)
+            earlier = {
+                name: entry
+                for name, entry in record["results"].items()
+                if name not in keys or entry.get("key") == keys[name]
+            }
             record_sha256 = record["evaluated_set"]["sha256"]
     scored = [track for track in tracks if settings.scores(track.name, cell.ipc)]
     stale = [track for track in scored if track.name not in earlier]
