@@ -78,7 +78,7 @@ def test_artefacts_build_experts_serves_every_trajectory_technique_once_per_expe
     from tests.conftest import TINY_PARAMS
 
     experts = "{num_experts: 1, expert_train_epochs: 2, max_start_epoch: 0, expert_epochs: 1}"
-    text = f"{TINY_PARAMS}techniques:\n  mtt: {experts}\n  datm: {experts}\n"
+    text = f"{TINY_PARAMS}techniques:\n  mtt: {experts}\n  datm: {experts}\n  datm-soft: {experts}\n"
     (tmp_path / "params.yaml").write_text(text)
     args = ["--params", str(tmp_path / "params.yaml"), "--cache-dir", str(tmp_path / "cache"), "-q"]
     shared = CliRunner().invoke(cli, [*args, "artefacts", "build", "experts", "--dataset", "synthetic"])
@@ -89,3 +89,12 @@ def test_artefacts_build_experts_serves_every_trajectory_technique_once_per_expe
     assert apart.exit_code == 0, apart.output
     assert "1 expert(s)" in apart.output and "2 expert(s)" in apart.output, apart.output
     assert len(list((tmp_path / "cache" / "experts").iterdir())) == 2
+
+
+def test_datm_soft_is_datm_with_learned_soft_labels_under_its_own_name(synthetic, tmp_path):  # noqa: F811
+    cls = get_technique("datm-soft")
+    technique = cls(cls.configure("tiny", TINY["mtt"]), DistillContext(model=MODEL, cache_dir=tmp_path))
+    own = technique.run(synthetic, 2, 0, Budget(ITERATIONS["mtt"]), CPU)
+    datm = _datm(synthetic, 2, 0, tmp_path, soft_labels=True)
+    assert torch.equal(own.x, datm.x) and own.soft is not None and torch.equal(own.soft, datm.soft)
+    assert own.to_labelled().metadata["technique"] == "datm-soft"

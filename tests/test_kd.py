@@ -138,3 +138,45 @@ def test_a_teacher_trained_with_another_cpu_thread_count_is_another_artefact(ses
             )
         built.append(teacher.built)
     assert built == [True, True, False]
+
+
+def _soft_set(path, session, shift: int) -> None:
+    """Four real training clips per class, each labelled 0.9 on the class ``shift`` places after its own."""
+    from bench.sets.files import LabelledSet, save_set
+
+    features = session.features("synthetic")
+    keep = torch.cat([torch.nonzero(features.train.y == c).flatten()[:4] for c in range(features.num_classes)])
+    x, y = features.train.x[keep], features.train.y[keep]
+    soft = torch.full((len(y), features.num_classes), 0.1 / (features.num_classes - 1))
+    soft[torch.arange(len(y)), (y + shift) % features.num_classes] = 0.9
+    save_set(path, LabelledSet(x, y, metadata={"technique": f"shift{shift}"}, soft=soft))
+
+
+def test_the_own_labels_track_follows_the_sets_labels_where_kd_follows_the_teacher(tmp_path, session):
+    (tmp_path / "params.yaml").write_text(KD_PARAMS + "  kd-own-labels: {seeds: [0, 1], teacher: {epochs: 8}}\n")
+    base = ["--params", str(tmp_path / "params.yaml"), "--cache-dir", str(tmp_path / "cache"), "-q", "evaluate"]
+    scores = {}
+    for shift in (0, 1):
+        _soft_set(tmp_path / f"s{shift}.safetensors", session, shift)
+        out = tmp_path / f"s{shift}.json"
+        args = ["--dataset", "synthetic", "--set", str(tmp_path / f"s{shift}.safetensors"), "--out", str(out)]
+        result = CliRunner().invoke(cli, [*base, *args, "--track", "kd", "--track", "kd-own-labels"])
+        assert result.exit_code == 0, result.output
+        record = json.loads(out.read_text())["results"]
+        scores[shift] = {t: record[t]["metrics"]["test_accuracy"]["mean"] for t in ("kd", "kd-own-labels")}
+        assert record["kd-own-labels"]["protocol_id"] == "kd-own-labels-v1"
+        assert not record["kd-own-labels"]["teacher_soft_labels"] and record["kd"]["teacher_soft_labels"]
+    assert scores[0]["kd"] == scores[1]["kd"]  # the teacher's labels: the stored ones are never read
+    assert scores[0]["kd-own-labels"] > 0.8 and scores[1]["kd-own-labels"] < 0.2, scores  # shifted labels, shifted
+
+
+def test_the_own_labels_track_refuses_a_hard_label_set_and_a_switch_back_to_the_teacher(tmp_path):
+    (tmp_path / "params.yaml").write_text(KD_PARAMS + "  kd-own-labels: {set_soft_labels: false}\n")
+    base = ["--params", str(tmp_path / "params.yaml"), "--cache-dir", str(tmp_path / "cache"), "-q", "evaluate"]
+    cell = ["--dataset", "synthetic", "--reference", "random", "--ipc", "2", "--track", "kd-own-labels"]
+    result = CliRunner().invoke(cli, [*base, *cell, "--out", str(tmp_path / "a.json")])
+    assert result.exit_code == 2 and "tracks.kd-own-labels.set_soft_labels" in result.output, result.output
+    (tmp_path / "params.yaml").write_text(KD_PARAMS)
+    result = CliRunner().invoke(cli, [*base, *cell, "--out", str(tmp_path / "a.json")])
+    assert result.exit_code == 2 and "random has hard labels only" in result.output, result.output
+    assert not (tmp_path / "a.json").exists()

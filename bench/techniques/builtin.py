@@ -3,6 +3,7 @@
 from bench.techniques import (  # noqa: F401
     coresets,
     datm,
+    datm_soft,
     dm,
     gradient_matching,
     idc,
