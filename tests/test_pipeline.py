@@ -536,6 +536,61 @@ def test_track_ipc_refuses_bad_values_in_one_line(tmp_path, value, message):
     assert result.exit_code == 2 and message in result.output, result.output
 
 
+def test_a_set_with_the_records_tensors_under_its_key_is_the_records_set_and_other_items_are_not(tmp_path):
+    """A set file embeds the key it was made under: after a re-key, the set re-derived by today's code has other
+    bytes than the record's ``sha256`` names and the same tensors; that is the record's set, other items are not."""
+    from bench.sets.files import save_set
+
+    params = _params(tmp_path, references="[]")
+    assert _run(tmp_path, params, "--no-tracking").exit_code == 0
+    set_path = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.safetensors"
+    record_path = tmp_path / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json"
+    before = record_path.read_bytes()
+    labelled = load_set(set_path)
+    labelled.metadata["content_key"] = "a key of an older definition"
+    save_set(set_path, labelled)
+    assert "up to date" in _run(tmp_path, params, "--dry-run").output.splitlines()[-1]
+    labelled.x = labelled.x + 1.0
+    save_set(set_path, labelled)
+    assert "set file differs from its record" in _run(tmp_path, params, "--dry-run").output
+    # the set gone and convnet stale: distilled again under the same key, the same tensors, so the record's
+    # nearest-mean result stands as it was and only convnet is computed
+    set_path.unlink()
+    params.write_text(params.read_text().replace("protocol: {epochs: 30,", "protocol: {epochs: 31,"))
+    again = _run(tmp_path, params, "--no-tracking")
+    assert "1 done" in again.output, again.output
+    first, after = json.loads(before), json.loads(record_path.read_text())
+    assert after["results"]["nearest-mean"] == first["results"]["nearest-mean"]
+    assert after["results"]["convnet"]["params"]["epochs"] == 31
+
+
+def test_restore_sets_re_derives_a_records_set_into_the_grid_layout_and_refuses_other_items(tmp_path):
+    params = _params(tmp_path, references="[random]")
+    assert _run(tmp_path, params, "--no-tracking").exit_code == 0
+    records = tmp_path / "results" / "tiny" / "synthetic"
+    sets = tmp_path / "outputs" / "sets" / "tiny" / "synthetic" / "dm"
+    original = (sets / "dm-ipc1-seed0.safetensors").read_bytes()
+    base = ["--params", str(params), "--cache-dir", str(tmp_path / "cache"), "-q", "reproduce"]
+    into = tmp_path / "restored"
+    chosen = [str(records / "dm" / "dm-ipc1-seed0.json"), str(records / "random" / "random-ipc1-seed0.json")]
+    result = CliRunner().invoke(cli, [*base, "--restore-sets", str(into), *chosen])
+    assert result.exit_code == 0, result.output
+    assert " restored " in result.output and "not stored" in result.output, result.output
+    restored = into / "sets" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.safetensors"
+    assert restored.read_bytes() == original and restored.with_suffix(".json").is_file()
+    again = CliRunner().invoke(cli, [*base, "--restore-sets", str(into), chosen[0]])
+    assert again.exit_code == 0 and " present" in again.output, again.output
+    record = json.loads(Path(chosen[0]).read_text())
+    record["evaluated_set"]["sha256"] = record["evaluated_set"]["tensor_sha256"] = "0" * 64  # not today's set
+    Path(chosen[0]).write_text(json.dumps(record))
+    elsewhere = tmp_path / "elsewhere"
+    refused = CliRunner().invoke(cli, [*base, "--restore-sets", str(elsewhere), "--threads", "1", chosen[0]])
+    assert refused.exit_code == 1 and "other items with 1 thread(s)" in refused.output, refused.output
+    assert not elsewhere.exists()
+    bad = CliRunner().invoke(cli, [*base, "--restore-sets", str(elsewhere), "--threads", "two", chosen[0]])
+    assert bad.exit_code == 2 and "--threads: expected thread counts" in bad.output, bad.output
+
+
 def test_a_set_file_cut_short_is_never_up_to_date(tmp_path):
     params = _params(tmp_path, references="[]")
     assert _run(tmp_path, params, "--no-tracking").exit_code == 0

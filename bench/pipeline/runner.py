@@ -30,7 +30,7 @@ from bench.pipeline.jobs import (
 from bench.pipeline.keys import set_key, track_key
 from bench.pipeline.tracking import TrackingTarget, cell_log, log_cell
 from bench.session import Session
-from bench.sets.files import LabelledSet
+from bench.sets.files import LabelledSet, load_set, tensor_digest
 from bench.sets.references import REFERENCES
 from bench.typed import did_you_mean
 
@@ -151,7 +151,7 @@ class CellState:
     earlier: dict[str, dict[str, Any]]  # the same set's results kept as they are (current, or of other tracks)
     set_ready: bool
     problem: str = ""
-    record_sha256: str | None = None  # the set the earlier results belong to
+    record_sha256: str | None = None  # the set the earlier results belong to (its tensors' sha256 where known)
 
     @property
     def label(self) -> str:
@@ -194,6 +194,22 @@ def _set_ready(path: Path, key: str) -> bool:
     return path.is_file() and sidecar is not None and sidecar.get("content_key") == key
 
 
+def is_records_set(path: Path, evaluated: dict[str, Any]) -> bool:
+    """Whether the set file at ``path`` is the set a record names: the same bytes, or the same tensors
+    distilled again under the record's current key. A set file embeds the key it was made under, so after
+    ``distrack records rekey`` moved a record to a new key definition, a set re-derived by today's code (``distrack
+    reproduce --restore-sets``) has other bytes than the file the record's ``sha256`` names, and the same items."""
+    if sha256_file(path) == evaluated["sha256"]:
+        return True
+    sidecar, tensors = read_sidecar(path), evaluated.get("tensor_sha256")
+    if tensors is None or sidecar is None or sidecar.get("content_key") != evaluated.get("content_key"):
+        return False
+    try:
+        return tensor_digest(load_set(path)) == tensors
+    except UserError:
+        return False
+
+
 def cell_state(session: Session, settings: SweepSettings, cell: GridCell) -> CellState:
     key = set_key(session, cell)
     tracks = _tracks(session, settings, cell.dataset)
@@ -213,11 +229,7 @@ def cell_state(session: Session, settings: SweepSettings, cell: GridCell) -> Cel
         record = None
     if record is not None and record.get("schema_version") == 2 and record["evaluated_set"]["content_key"] == key:
         # A record names its set by sha256: a set file changed (or cut short) since is never "up to date".
-        if (
-            cell.kind == "technique"
-            and set_path.is_file()
-            and sha256_file(set_path) != record["evaluated_set"]["sha256"]
-        ):
+        if cell.kind == "technique" and set_path.is_file() and not is_records_set(set_path, record["evaluated_set"]):
             problem, set_ready = "set file differs from its record", False
         else:
             # a result is kept while its key is current, and so is one of a track this grid does not run: it is
@@ -228,7 +240,7 @@ def cell_state(session: Session, settings: SweepSettings, cell: GridCell) -> Cel
                 for name, entry in record["results"].items()
                 if name not in keys or entry.get("key") == keys[name]
             }
-            record_sha256 = record["evaluated_set"]["sha256"]
+            record_sha256 = record["evaluated_set"].get("tensor_sha256") or record["evaluated_set"]["sha256"]
     scored = [track for track in tracks if settings.scores(track.name, cell.ipc)]
     stale = [track for track in scored if track.name not in earlier]
     if problem:
@@ -359,7 +371,8 @@ def _run_locked(
     if settings.stage == "distill":
         return CellOutcome(cell, "done", time.perf_counter() - start)
     labelled, evaluated = _evaluand(session, cell, set_path, state.set_key)
-    earlier = state.earlier if evaluated["sha256"] == state.record_sha256 else {}
+    same_items = state.record_sha256 in (evaluated.get("tensor_sha256"), evaluated["sha256"])
+    earlier = state.earlier if same_items else {}
     tracks = state.stale if earlier else state.tracks  # other results belong to another set: redo them all
     record = evaluate_to_record(
         session,
