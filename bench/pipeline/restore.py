@@ -43,7 +43,7 @@ def _copy_atomic(source: Path, target: Path) -> None:
 
 
 def restore_set(settings: SweepSettings, path: Path, outputs: Path, threads: tuple[int, ...] = ()) -> Restoration:
-    """Put the set ``path`` names under ``outputs`` (the grid's layout), re-derived and checked by sha256.
+    """Put the set ``path`` names under ``outputs`` (the grid's layout), re-derived and checked against the record.
     ``threads``: the CPU thread counts to try, in order (default: the record's evaluation count, then 1)."""
     record = read_record(path)
     cell, evaluated = cell_of(record), record["evaluated_set"]
