@@ -149,6 +149,19 @@ def test_a_track_with_parts_gets_a_breakdown_and_identical_sets_are_named(tmp_pa
     assert "herding = kcenter (identical sets)" in text
 
 
+def test_a_track_no_random_subset_is_scored_on_shows_no_gain_table(tmp_path):
+    from bench.leaderboard.build import build_markdown
+
+    own = {"test_accuracy": [0.6, 0.62]}
+    records = [("a", _record("random", 1, [0.3])), ("b", _record("datm-soft", 1, [0.4], **{"kd-own-labels": own}))]
+    text = build_markdown(group(records), tmp_path, plots=False)
+    section = text.split("### track `kd-own-labels`")[1].split("\n### ")[0]
+    assert "0.610" in section and "Gain over the random subset" not in section, section
+    assert "No random subset is scored on `kd-own-labels`" in section
+    main = text.split("### main track `convnet`")[1].split("\n### ")[0]
+    assert "Gain over the random subset" in main and "+0.100" in main
+
+
 def test_regeneration_is_byte_identical_and_subset_results_stay_off_the_main_tables(tmp_path):
     results = tmp_path / "results"
     # one dataset's committed records (every profile and track of it): the whole board draws ~270 pictures twice
