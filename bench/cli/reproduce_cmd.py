@@ -52,8 +52,8 @@ def reproduce_cmd(
     again, with the record's torch thread count) in a scratch folder, and compare every per-seed number with the
     record's. Exits 1 when any differs; nothing in the repository is written.
 
-    With --restore-sets, only the sets are re-derived, and the byte-identical ones are kept: the way to get
-    the sets behind the board without access to a DVC remote."""
+    With --restore-sets, only the sets are re-derived, and those with the record's tensors under its key are
+    kept: the way to get the sets behind the board without access to a DVC remote."""
     settings = SweepSettings.for_session(
         session, session.params_file, session.profile_name or "quick", Path("unused"), Path("unused")
     )

@@ -151,7 +151,7 @@ class CellState:
     earlier: dict[str, dict[str, Any]]  # the same set's results kept as they are (current, or of other tracks)
     set_ready: bool
     problem: str = ""
-    record_sha256: str | None = None  # the set the earlier results belong to (its tensors' sha256 where known)
+    record_items: str | None = None  # the set the earlier results belong to: its tensors' sha256 (or file's)
 
     @property
     def label(self) -> str:
@@ -222,7 +222,7 @@ def cell_state(session: Session, settings: SweepSettings, cell: GridCell) -> Cel
     set_path = cell.set_path(Path(settings.outputs), profile)
     set_ready = cell.kind == "technique" and _set_ready(set_path, key)
     earlier: dict[str, dict[str, Any]] = {}
-    problem, record_sha256 = "", None
+    problem, record_items = "", None
     try:
         record = load_json(cell.record_path(Path(settings.results), profile))
     except UserError:
@@ -240,12 +240,12 @@ def cell_state(session: Session, settings: SweepSettings, cell: GridCell) -> Cel
                 for name, entry in record["results"].items()
                 if name not in keys or entry.get("key") == keys[name]
             }
-            record_sha256 = record["evaluated_set"].get("tensor_sha256") or record["evaluated_set"]["sha256"]
+            record_items = record["evaluated_set"].get("tensor_sha256") or record["evaluated_set"]["sha256"]
     scored = [track for track in tracks if settings.scores(track.name, cell.ipc)]
     stale = [track for track in scored if track.name not in earlier]
     if problem:
         stale, earlier = scored, {}
-    return CellState(key, scored, keys, stale, earlier, set_ready, problem, record_sha256)
+    return CellState(key, scored, keys, stale, earlier, set_ready, problem, record_items)
 
 
 def _distill(session: Session, settings: SweepSettings, cell: GridCell, key: str) -> Path:
@@ -371,7 +371,7 @@ def _run_locked(
     if settings.stage == "distill":
         return CellOutcome(cell, "done", time.perf_counter() - start)
     labelled, evaluated = _evaluand(session, cell, set_path, state.set_key)
-    same_items = state.record_sha256 in (evaluated.get("tensor_sha256"), evaluated["sha256"])
+    same_items = state.record_items in (evaluated.get("tensor_sha256"), evaluated["sha256"])
     earlier = state.earlier if same_items else {}
     tracks = state.stale if earlier else state.tracks  # other results belong to another set: redo them all
     record = evaluate_to_record(
