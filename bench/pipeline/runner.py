@@ -228,7 +228,8 @@ def cell_state(session: Session, settings: SweepSettings, cell: GridCell) -> Cel
     except UserError:
         record = None
     if record is not None and record.get("schema_version") == 2 and record["evaluated_set"]["content_key"] == key:
-        # A record names its set by sha256: a set file changed (or cut short) since is never "up to date".
+        # A record names its set (bytes, or tensors under its key): a set file changed or cut short since is never
+        # "up to date".
         if cell.kind == "technique" and set_path.is_file() and not is_records_set(set_path, record["evaluated_set"]):
             problem, set_ready = "set file differs from its record", False
         else:
