@@ -78,7 +78,8 @@ def test_artefacts_build_experts_serves_every_trajectory_technique_once_per_expe
     from tests.conftest import TINY_PARAMS
 
     experts = "{num_experts: 1, expert_train_epochs: 2, max_start_epoch: 0, expert_epochs: 1}"
-    text = f"{TINY_PARAMS}techniques:\n  mtt: {experts}\n  datm: {experts}\n  datm-soft: {experts}\n"
+    names = ("mtt", "mtt-lean", "datm", "datm-soft")
+    text = TINY_PARAMS + "techniques:\n" + "".join(f"  {name}: {experts}\n" for name in names)
     (tmp_path / "params.yaml").write_text(text)
     args = ["--params", str(tmp_path / "params.yaml"), "--cache-dir", str(tmp_path / "cache"), "-q"]
     shared = CliRunner().invoke(cli, [*args, "artefacts", "build", "experts", "--dataset", "synthetic"])

@@ -10,6 +10,7 @@ from bench.techniques import (  # noqa: F401
     idm,
     inversion,
     mtt,
+    mtt_lean,
     rded,
     waveform_dm,
 )
