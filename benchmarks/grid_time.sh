@@ -34,6 +34,6 @@ echo "grid $(basename "$grid") at $(git rev-parse --short HEAD), $(nproc) cores,
 start=$(date +%s)
 dvc repro --quiet
 seconds=$(( $(date +%s) - start ))
-stages=$(python -c "import yaml; print(len(yaml.safe_load(open('dvc.lock'))['stages']))")
+stages=$(dvc stage list | wc -l)  # the grid's stages (dvc.lock also keeps the committed grid's)
 records=$(find "leaderboard/results/$profile" -name '*.json' | wc -l)
 echo "dvc repro: ${seconds} s ($(( seconds / 60 )) min $(( seconds % 60 )) s), ${stages} stages, ${records} records"
