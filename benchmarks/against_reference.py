@@ -31,10 +31,9 @@ import io
 import json
 import sys
 import tempfile
-import time
 import types
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -42,6 +41,7 @@ from torch.utils.data import Dataset
 
 from bench.techniques import Budget, DistillContext, get_technique
 from benchmarks.anchor import anchor_session
+from benchmarks.compare import timed
 
 IPC = 10
 # Each work: the reference script and its flags, our technique and its params (the reference's setting).
@@ -136,7 +136,7 @@ def reference_run(script: types.ModuleType, flags: list[str], features, iteratio
     sys.argv = argv
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            return _timed(script.main)
+            return timed(script.main)
     finally:
         sys.argv = saved
 
@@ -144,7 +144,7 @@ def reference_run(script: types.ModuleType, flags: list[str], features, iteratio
 def ours_run(session, name: str, params: dict, features, iterations: int) -> float:
     cls = get_technique(name)
     technique = cls(cls.configure("anchor", params), DistillContext(model=session.profile.model))
-    return _timed(lambda: technique.run(features, IPC, 0, Budget(iterations), session.device))
+    return timed(lambda: technique.run(features, IPC, 0, Budget(iterations), session.device))
 
 
 def reference_seconds(script: types.ModuleType, flags: list[str], features, n: int, scratch: Path) -> float:
@@ -156,18 +156,6 @@ def reference_seconds(script: types.ModuleType, flags: list[str], features, n: i
 def ours_seconds(session, name: str, params: dict, features, n: int) -> float:
     one = ours_run(session, name, params, features, 1)
     return (ours_run(session, name, params, features, n + 1) - one) / n
-
-
-def _timed(work: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    work()
-    return time.perf_counter() - start
-
-
-@contextlib.contextmanager
-def scratch_folder() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="dc-reference-") as folder:
-        yield Path(folder)
 
 
 def main() -> None:
@@ -187,7 +175,8 @@ def main() -> None:
     session = anchor_session(args.params, args.cache_dir, "cpu")
     features = session.features("fsdd")
     figures: dict[str, dict[str, list[float]]] = {w: {"reference": [], "ours": []} for w in works}
-    with scratch_folder() as scratch:
+    with tempfile.TemporaryDirectory(prefix="dc-reference-") as folder:
+        scratch = Path(folder)
         for round_index in range(args.rounds):
             for work in works:
                 script, flags, params = WORKS[work]

@@ -55,11 +55,11 @@ MTT_SETTING = {
 def matmul_peak_flops(size: int = 2048, repeats: int = 5) -> float:
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    best = min(timed(lambda: a @ b) for _ in range(repeats))
     return 2 * size**3 / best
 
 
-def _timed(work) -> float:
+def timed(work) -> float:
     start = time.perf_counter()
     work()
     return time.perf_counter() - start
@@ -70,7 +70,7 @@ def dm_iteration(session: Session, features, repeats: int) -> tuple[float, float
     cls = get_technique("dm")
     technique = cls(cls.configure("anchor", DM_SETTING), DistillContext(model=session.profile.model))
     technique.run(features, 10, 0, Budget(1), session.device)  # warm-up
-    seconds = min(_timed(lambda: technique.run(features, 10, 0, Budget(1), session.device)) for _ in range(repeats))
+    seconds = min(timed(lambda: technique.run(features, 10, 0, Budget(1), session.device)) for _ in range(repeats))
     with FlopCounterMode(display=False) as counter:
         technique.run(features, 10, 0, Budget(1), session.device)
     return seconds, float(counter.get_total_flops())
@@ -88,8 +88,8 @@ def mtt_iteration(session: Session, features, cache: Path, name: str = "mtt") ->
     reset_peak_memory(session.device)
     technique.run(features, 10, 0, Budget(1), session.device)
     peak = peak_memory_mb(session.device)
-    two = _timed(lambda: technique.run(features, 10, 0, Budget(2), session.device))
-    four = _timed(lambda: technique.run(features, 10, 0, Budget(4), session.device))
+    two = timed(lambda: technique.run(features, 10, 0, Budget(2), session.device))
+    four = timed(lambda: technique.run(features, 10, 0, Budget(4), session.device))
     return (four - two) / 2, peak
 
 
@@ -101,7 +101,7 @@ def evaluation_epoch(
     subset = random_real_subset(features, ipc, 0)
     args = (subset.x, subset.y, features.num_classes, session.profile.model, protocol, 0, session.device, None)
     train_network(*args, acceleration)  # warm-up
-    seconds = _timed(lambda: train_network(*args, acceleration)) / epochs
+    seconds = timed(lambda: train_network(*args, acceleration)) / epochs
     net = build_model(session.profile.model, features.shape, features.num_classes, 0)
     with FlopCounterMode(display=False) as counter:
         for batch in subset.x.split(protocol.batch_size):
