@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
 
 from bench.session import CACHE_ENV, Session, default_cache_dir
@@ -12,4 +16,35 @@ skip_bad_option = click.option(
     "--skip-bad", is_flag=True, help="Skip unreadable audio files (counted in the record and reported)."
 )
 
-__all__ = ["CACHE_ENV", "Session", "default_cache_dir", "pass_session", "skip_bad_option"]
+
+def results_option(help_text: str) -> Callable[[Any], Any]:
+    """``--results``: the folder of result records, ``leaderboard/results`` unless told (the board's own)."""
+    return click.option(
+        "--results",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path("leaderboard/results"),
+        show_default=True,
+        help=help_text,
+    )
+
+
+def outputs_option(help_text: str) -> Callable[[Any], Any]:
+    """``--outputs``: the sweep's folder of distilled sets and checkpoints, ``outputs`` unless told."""
+    return click.option(
+        "--outputs",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path("outputs"),
+        show_default=True,
+        help=help_text,
+    )
+
+
+__all__ = [
+    "CACHE_ENV",
+    "Session",
+    "default_cache_dir",
+    "outputs_option",
+    "pass_session",
+    "results_option",
+    "skip_bad_option",
+]

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bench.atomic import write_json_atomic, write_text_atomic
-from bench.cli.context import Session, pass_session
+from bench.cli.context import Session, pass_session, results_option
 from bench.errors import UserError
 from bench.evaluation.records import read_record
 from bench.leaderboard.build import build, export, metrics_summary
@@ -87,13 +87,7 @@ def build_cmd(
 @click.option("--dataset", "-d", "datasets", multiple=True, required=True, help="Dataset (repeatable).")
 @click.option("--ipc", type=click.IntRange(min=1), default=10, show_default=True, help="IPC of the sets shown.")
 @click.option("--embedder", default="yamnet", show_default=True, help="Embedder of the map (see `distrack tracks`).")
-@click.option(
-    "--results",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("leaderboard/results"),
-    show_default=True,
-    help="Records whose sets (seed 0) to show; each record names its set file.",
-)
+@results_option("Records whose sets (seed 0) to show; each record names its set file.")
 @click.option("--out-dir", type=click.Path(path_type=Path), default=Path("leaderboard/tsne"), show_default=True)
 @pass_session
 def tsne(session: Session, datasets: tuple[str, ...], ipc: int, embedder: str, results: Path, out_dir: Path) -> None:

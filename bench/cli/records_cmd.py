@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bench.atomic import write_json_atomic
-from bench.cli.context import Session, pass_session
+from bench.cli.context import Session, outputs_option, pass_session, results_option
 from bench.errors import UserError
 from bench.evaluation.migrate import migrate_v1, rename_prototype_track
 from bench.evaluation.records import load_json, validate_record
@@ -54,20 +54,8 @@ def migrate(paths: tuple[Path, ...], check: bool) -> None:
 
 
 @records.command("rekey")
-@click.option(
-    "--results",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("leaderboard/results"),
-    show_default=True,
-    help="Records to move to the current content-key definition.",
-)
-@click.option(
-    "--outputs",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("outputs"),
-    show_default=True,
-    help="Where the sweep keeps its sets: their sidecars move along.",
-)
+@results_option("Records to move to the current content-key definition.")
+@outputs_option("Where the sweep keeps its sets: their sidecars move along.")
 @click.option(
     "--from-definition",
     type=click.Choice([str(v) for v in KEY_DEFINITIONS[:-1]]),

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from bench.cli.context import Session, pass_session
+from bench.cli.context import Session, outputs_option, pass_session, results_option
 from bench.cli.evaluate_cmd import accelerate_option
 from bench.errors import UserError
 from bench.evaluation.acceleration import Acceleration
@@ -81,20 +81,8 @@ def _line(outcome: CellOutcome) -> str:
     help="Distil only, evaluate existing sets only, or both.",
 )
 @click.option("--dry-run", is_flag=True, help="List the cells and whether each is up to date; run nothing.")
-@click.option(
-    "--outputs",
-    type=click.Path(path_type=Path),
-    default=Path("outputs"),
-    show_default=True,
-    help="Where distilled sets (and checkpoints) go.",
-)
-@click.option(
-    "--results",
-    type=click.Path(path_type=Path),
-    default=Path("leaderboard/results"),
-    show_default=True,
-    help="Where result records go.",
-)
+@outputs_option("Where distilled sets (and checkpoints) go.")
+@results_option("Where result records go.")
 @click.option(
     "--tracking/--no-tracking",
     default=True,
