@@ -124,3 +124,17 @@ def test_cli_rejects_a_typo_in_params(tmp_path):
     result = CliRunner().invoke(cli, ["--params", str(params), "-q", "features", "synthetic"])
     assert result.exit_code == 2
     assert "profiles.quick.features.n_fft: required key is missing" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option"), [(["run"], "--results"), (["run"], "--outputs"), (["records", "rekey"], "--outputs")]
+)
+def test_a_file_where_a_folder_of_records_or_sets_is_meant_is_refused(tmp_path, command, option):
+    a_file = tmp_path / "record.json"
+    a_file.write_text("{}")
+    result = CliRunner().invoke(
+        cli, ["-q", *command, option, str(a_file), "--dry-run" if command == ["run"] else "--check"]
+    )
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output and "is a file" in result.output
+    assert "Traceback" not in result.output
