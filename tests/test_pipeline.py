@@ -22,7 +22,7 @@ from bench.cli import cli
 from bench.device import cpu_threads
 from bench.errors import UserError
 from bench.pipeline.grid import GridCell, expand, load_grid, parse_only, select
-from bench.pipeline.tracking import TrackingTarget, count_cell_runs
+from bench.pipeline.tracking import CellLog, TrackingTarget, count_cell_runs, log_cell, mlflow_names, open_sweep
 from bench.sets.files import load_set, save_set
 from tests.conftest import TINY_PARAMS
 
@@ -261,6 +261,55 @@ def test_a_sweep_with_nothing_to_do_opens_no_mlflow_run(tmp_path, monkeypatch):
     assert "MLflow parent run" not in second.output
     again = MlflowClient(tracking_uri=uri).get_run(parent.run_id).info
     assert (again.status, again.end_time) == ("FINISHED", parent.end_time)
+
+
+def test_a_cell_scored_by_the_shift_track_is_logged_with_names_mlflow_accepts(tmp_path, monkeypatch):
+    """The shift track names its corrupted splits ``<corruption>@<severity>``, a character MLflow refuses: the
+    whole board's IPC 10 cells failed to log (their records written, their runs left RUNNING) until the names
+    were spelled out."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    params = _params(tmp_path, techniques="[prototype]", references="[]", tracks="[shift]")
+    shift = "  shift: {corruptions: {noise: [10]}, seeds: [0], tta_steps: [1], tta_lrs: [0.01], tta_batch: 16}\n"
+    params.write_text(params.read_text() + shift)
+    result = _run(tmp_path, params, "--track-ipc", "shift=1", env={"MLFLOW_TRACKING_URI": uri})
+    assert result.exit_code == 0 and "1 done" in result.output, result.output
+    client = MlflowClient(tracking_uri=uri)
+    parent = _parent_of(result.output)
+    (run,) = client.search_runs(
+        [client.get_run(parent).info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'"
+    )
+    assert run.info.status == "FINISHED"
+    assert {"shift/test_accuracy/noise_at_10_mean", "shift/test_accuracy_mean"} <= set(run.data.metrics)
+
+
+def test_mlflow_names_spell_out_refused_characters_and_never_merge_two_names():
+    assert mlflow_names(["shift/test_accuracy/background@20", "a:b (c)"]) == {
+        "shift/test_accuracy/background@20": "shift/test_accuracy/background_at_20",
+        "a:b (c)": "a_b _c_",
+    }
+    with pytest.raises(UserError, match="'a:b' and 'a_b' would both be logged as 'a_b'"):
+        mlflow_names(["a:b", "a_b"])
+
+
+def test_a_cell_run_that_cannot_be_logged_whole_ends_failed_not_running(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    target = open_sweep("failing", "sweep", {}, {}, uri)
+    log = CellLog(name="cell", params={}, tags={}, series={"loss": [1.0]}, final={}, artefacts=[])
+
+    def broken_hook(scratch: Path) -> list[Path]:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        log_cell(target, log, broken_hook)
+    (run,) = MlflowClient(tracking_uri=uri).search_runs(
+        [target.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{target.parent_run_id}'"
+    )
+    assert run.info.status == "FAILED"
 
 
 def test_the_boards_sample_sounds_are_rendered_once_per_set(tmp_path, monkeypatch):

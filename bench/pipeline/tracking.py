@@ -12,11 +12,12 @@ import contextlib
 import functools
 import os
 import random
+import re
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -157,10 +158,28 @@ def close_sweep(target: TrackingTarget, status: str) -> None:
     retrying(_client(target.uri).set_terminated, target.parent_run_id, status)
 
 
+# MLflow accepts metric and param names of these characters only (its portable set: Windows refuses ':').
+_MLFLOW_NAME_CHARACTER = re.compile(r"[^/\w.\- ]")
+
+
+def mlflow_names(names: Iterable[str]) -> dict[str, str]:
+    """Each name as MLflow will take it: ``@`` (the shift track's ``<corruption>@<severity>``) spelled ``_at_``,
+    any other character MLflow refuses spelled ``_``. Two names that would meet are an error, never a merge."""
+    mapped: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for name in names:
+        safe = _MLFLOW_NAME_CHARACTER.sub("_", name.replace("@", "_at_"))
+        if seen.setdefault(safe, name) != name:
+            raise UserError(f"MLflow names: {seen[safe]!r} and {name!r} would both be logged as {safe!r}")
+        mapped[name] = safe
+    return mapped
+
+
 def _params(values: Mapping[str, Any]):
     from mlflow.entities import Param
 
-    return [Param(key, str(value)[:6000]) for key, value in sorted(values.items())]
+    names = mlflow_names(values)
+    return [Param(names[key], str(value)[:6000]) for key, value in sorted(values.items())]
 
 
 @dataclass
@@ -218,19 +237,34 @@ def cell_log(
 
 def log_cell(target: TrackingTarget, log: CellLog, artefact_hook: Callable[[Path], list[Path]] | None = None) -> str:
     """One nested run under the sweep's parent; returns its run id."""
-    from mlflow.entities import Metric
-
     client = _client(target.uri)
     tags = {"mlflow.parentRunId": target.parent_run_id, **log.tags}
     run = retrying(client.create_run, target.experiment_id, tags=tags, run_name=log.name)
     run_id = run.info.run_id
+    try:
+        _log_run(client, run_id, log, artefact_hook)
+    except BaseException:
+        # A run that could not be logged whole says so, rather than staying RUNNING for ever.
+        with contextlib.suppress(Exception):
+            client.set_terminated(run_id, "FAILED")
+        raise
+    retrying(client.set_terminated, run_id, "FINISHED")
+    return run_id
+
+
+def _log_run(client: Any, run_id: str, log: CellLog, artefact_hook: Callable[[Path], list[Path]] | None) -> None:
+    from mlflow.entities import Metric
+
+    names = mlflow_names([*log.series, *log.final])
     now = int(time.time() * 1000)
     metrics = [
-        Metric(name, float(v[1]), now, int(v[0])) if isinstance(v, tuple) else Metric(name, float(v), now, step)
+        Metric(names[name], float(v[1]), now, int(v[0]))
+        if isinstance(v, tuple)
+        else Metric(names[name], float(v), now, step)
         for name, values in log.series.items()
         for step, v in enumerate(values)
     ]
-    metrics += [Metric(name, float(v), now, 0) for name, v in log.final.items()]
+    metrics += [Metric(names[name], float(v), now, 0) for name, v in log.final.items()]
     retrying(client.log_batch, run_id, params=_params(log.params))
     for start in range(0, len(metrics), 1000):  # MLflow's batch limit
         retrying(client.log_batch, run_id, metrics=metrics[start : start + 1000])
@@ -243,8 +277,6 @@ def log_cell(target: TrackingTarget, log: CellLog, artefact_hook: Callable[[Path
                 retrying(client.log_artifacts, run_id, str(path), path.name)
             else:
                 retrying(client.log_artifact, run_id, str(path))
-    retrying(client.set_terminated, run_id, "FINISHED")
-    return run_id
 
 
 def count_cell_runs(target: TrackingTarget) -> int:
