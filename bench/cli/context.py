@@ -17,26 +17,20 @@ skip_bad_option = click.option(
 )
 
 
+def _folder_option(flag: str, default: str, help_text: str) -> Callable[[Any], Any]:
+    return click.option(
+        flag, type=click.Path(path_type=Path, file_okay=False), default=Path(default), show_default=True, help=help_text
+    )
+
+
 def results_option(help_text: str) -> Callable[[Any], Any]:
     """``--results``: the folder of result records, ``leaderboard/results`` unless told (the board's own)."""
-    return click.option(
-        "--results",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=Path("leaderboard/results"),
-        show_default=True,
-        help=help_text,
-    )
+    return _folder_option("--results", "leaderboard/results", help_text)
 
 
 def outputs_option(help_text: str) -> Callable[[Any], Any]:
     """``--outputs``: the sweep's folder of distilled sets and checkpoints, ``outputs`` unless told."""
-    return click.option(
-        "--outputs",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=Path("outputs"),
-        show_default=True,
-        help=help_text,
-    )
+    return _folder_option("--outputs", "outputs", help_text)
 
 
 __all__ = [
