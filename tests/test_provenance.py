@@ -118,3 +118,23 @@ def test_result_neutral_modules_leave_the_key_under_definition_2_and_not_under_d
     assert _digest_package(tmp_path, {**base, "maths.py": MATHS.replace("x + 1", "x + 3")}) != _digest_package(
         tmp_path, base
     )
+
+
+# source_digest("bench.models.convnet") before the pooling rewrite (at 8e06196), which keyed every record of the board.
+CONVNET_DIGEST_BEFORE_POOLING = "07bf21f84c341e3cf2d40c0ef8f72b92d7e4c9e26cba1dc117ce0f20b73af42c"
+
+
+def test_a_proven_rewrite_is_digested_as_it_was_under_older_definitions_only_while_unedited(monkeypatch):
+    """Definition 4's rewrites: under 3 the ConvNet's code digests exactly as before its pool was rewritten (so
+    records keyed then can be proven and moved); under 4 as it is; and once the module is edited again (its digest
+    no longer the table's), as it is under every definition."""
+    from bench import provenance
+
+    now = provenance.source_digest("bench.models.convnet")
+    with provenance.key_definition(3):
+        assert provenance.source_digest("bench.models.convnet") == CONVNET_DIGEST_BEFORE_POOLING
+    assert now != CONVNET_DIGEST_BEFORE_POOLING
+    for name, (before, _) in provenance._PROVEN_REWRITES.items():
+        monkeypatch.setitem(provenance._PROVEN_REWRITES, name, (before, "a later edit"))
+    with provenance.key_definition(3):
+        assert provenance.source_digest("bench.models.convnet") == now

@@ -10,6 +10,7 @@ from torch import nn
 
 from bench.errors import UserError
 from bench.models.base import ModelFamily, Network
+from bench.models.pooling import AvgPool2x2
 from bench.models.registry import register_model
 from bench.typed import ranged, require_choice
 
@@ -61,7 +62,7 @@ class ConvNet(Network):
                         f"model: input {tuple(in_shape)} is too small for depth {params.depth} with pooling; "
                         "use fewer layers or larger spectrograms"
                     )
-                layers.append(nn.AvgPool2d(2) if params.pooling == "avgpool" else nn.MaxPool2d(2))
+                layers.append(AvgPool2x2() if params.pooling == "avgpool" else nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
             channels = params.width
         self.features = nn.Sequential(*layers)
