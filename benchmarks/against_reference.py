@@ -1,6 +1,9 @@
 """Ours and the reference DatasetCondensation code timed side by side in one run (issue #22): seconds per
 outer iteration of DC, DSA and DM, same FSDD clips (``split: reference``), 1x32x32 log-mels, width-64 ConvNet,
-IPC 10, batch_real 256, the reference's loop counts, on CPU, interleaved.
+IPC 10, batch_real 256, the reference's loop counts, on CPU, interleaved; and seconds per training epoch of the
+evaluation (``eval10``, ``eval50``: a random real subset of 10 or 50 items per class, batch 256, SGD with
+momentum 0.9 and weight decay 5e-4, no augmentation), the reference's ``utils.epoch`` on its own ConvNet beside
+our protocol's training loop.
 
 The reference code cannot ship here, so it is read from a checkout you name (unmodified; tested at its commit
 53f63a6)::
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import importlib
 import io
@@ -39,6 +43,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from bench.evaluation.acceleration import Acceleration
+from bench.evaluation.protocol import train_network
+from bench.sets.references import random_real_subset
 from bench.techniques import Budget, DistillContext, get_technique
 from benchmarks.anchor import anchor_session
 from benchmarks.compare import timed
@@ -59,6 +66,8 @@ WORKS = {
     "dm": ("main_DM", ["--dsa_strategy", "none"], {"batch_real": 256, "lr_img": 1.0, "init": "real", "augment": False}),
 }
 DEFAULT_ITERATIONS = {"dc": 1, "dsa": 1, "dm": 5}
+# Evaluation works: items per class of the subset trained on, and epochs timed (after one warm-up epoch).
+EVAL_WORKS = {"eval10": (10, 10), "eval50": (50, 3)}
 
 
 class ClipDataset(Dataset):
@@ -158,19 +167,78 @@ def ours_seconds(session, name: str, params: dict, features, n: int) -> float:
     return (ours_run(session, name, params, features, n + 1) - one) / n
 
 
+def reference_epoch_seconds(utils: types.ModuleType, networks: types.ModuleType, subset, epochs: int) -> float:
+    """Seconds per epoch of the reference's ``utils.epoch`` training its width-64 ConvNet on ``subset``, the way
+    its ``evaluate_synset`` sets it up (DataLoader, batch 256, shuffled; SGD lr 0.01, momentum 0.9, wd 5e-4)."""
+    torch.manual_seed(0)
+    channel, height, width = subset.x.shape[1:]
+    classes = int(subset.y.max()) + 1
+    net = networks.ConvNet(channel, classes, 64, 3, "relu", "instancenorm", "avgpooling", (height, width))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=0.0005)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(subset.x, subset.y), batch_size=256, shuffle=True, num_workers=0
+    )
+    args = types.SimpleNamespace(device="cpu", dsa=False, dc_aug_param=None)
+    criterion = torch.nn.CrossEntropyLoss()
+    run = functools.partial(utils.epoch, "train", loader, net, optimizer, criterion, args, False)
+    run()  # warm-up
+    return timed(lambda: [run() for _ in range(epochs)]) / epochs
+
+
+def ours_epoch_seconds(session, subset, num_classes: int, epochs: int, acceleration: Acceleration) -> float:
+    """Seconds per epoch of our protocol's training loop (the convnet track's) on ``subset``."""
+
+    def run(count: int) -> float:
+        protocol = dataclasses.replace(session.profile.protocol, epochs=count, seeds=(0,))
+        args = (subset.x, subset.y, num_classes, session.profile.model, protocol, 0, session.device, None)
+        return timed(lambda: train_network(*args, acceleration))
+
+    run(1)  # warm-up
+    return run(epochs) / epochs
+
+
+def _unit(work: str) -> str:
+    return "epoch" if work in EVAL_WORKS else "iteration"
+
+
+def _measures(
+    work: str, scripts: dict[str, types.ModuleType], session, features, scratch: Path, acceleration: Acceleration
+):
+    """(reference, ours): each a call that returns seconds per iteration (or per epoch) of ``work``."""
+    if work in EVAL_WORKS:
+        ipc, epochs = EVAL_WORKS[work]
+        subset = random_real_subset(features, ipc, 0)
+        utils, networks = sys.modules["utils"], importlib.import_module("networks")
+        reference = functools.partial(reference_epoch_seconds, utils, networks, subset, epochs)
+        ours = functools.partial(ours_epoch_seconds, session, subset, features.num_classes, epochs, acceleration)
+        return reference, ours
+    script, flags, params = WORKS[work]
+    n = DEFAULT_ITERATIONS[work]
+    reference = functools.partial(reference_seconds, scripts[script], flags, features, n, scratch)
+    return reference, functools.partial(ours_seconds, session, work, params, features, n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reference", type=Path, required=True, help="A DatasetCondensation checkout.")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--cache-dir", type=Path, default=Path("cache"))
-    parser.add_argument("--works", default="dm,dc,dsa", help="Comma-separated: dm, dc, dsa.")
+    parser.add_argument(
+        "--works", default="dm,dc,dsa,eval10,eval50", help="Comma-separated: dm, dc, dsa, eval10, eval50."
+    )
     parser.add_argument("--rounds", type=int, default=2, help="Interleaved rounds (reference first, then ours first).")
+    parser.add_argument(
+        "--accelerate",
+        default="none",
+        help="Our evaluation's path for eval10/eval50 (as distrack run --accelerate), e.g. chunked. [default: none]",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    acceleration = Acceleration.parse(args.accelerate)
     works = [w.strip() for w in args.works.split(",") if w.strip()]
-    unknown = sorted(set(works) - set(WORKS))
+    unknown = sorted(set(works) - set(WORKS) - set(EVAL_WORKS))
     if unknown:
-        raise SystemExit(f"--works: unknown {', '.join(unknown)} (known: {', '.join(WORKS)})")
+        raise SystemExit(f"--works: unknown {', '.join(unknown)} (known: {', '.join([*WORKS, *EVAL_WORKS])})")
     scripts = reference_scripts(args.reference.resolve())
     session = anchor_session(args.params, args.cache_dir, "cpu")
     features = session.features("fsdd")
@@ -179,22 +247,20 @@ def main() -> None:
         scratch = Path(folder)
         for round_index in range(args.rounds):
             for work in works:
-                script, flags, params = WORKS[work]
-                n = DEFAULT_ITERATIONS[work]
-                reference = functools.partial(reference_seconds, scripts[script], flags, features, n, scratch)
-                ours = functools.partial(ours_seconds, session, work, params, features, n)
+                reference, ours = _measures(work, scripts, session, features, scratch, acceleration)
                 order = [("reference", reference), ("ours", ours)]
                 for who, measure in order if round_index % 2 == 0 else order[::-1]:
                     seconds = measure()
                     figures[work][who].append(seconds)
-                    print(f"round {round_index + 1} {work} {who}: {seconds:.3f} s/iteration", flush=True)
-    print(f"\nthreads {torch.get_num_threads()}; IPC {IPC}; best of {args.rounds} interleaved rounds\n")
-    print("| work (FSDD, IPC 10, width-64 ConvNet, 32x32, batch_real 256) | reference s | ours s | reference / ours |")
+                    print(f"round {round_index + 1} {work} {who}: {seconds:.3f} s/{_unit(work)}", flush=True)
+    print(f"\nthreads {torch.get_num_threads()}; best of {args.rounds} interleaved rounds; ours: {args.accelerate}\n")
+    print("| work (FSDD, width-64 ConvNet, 32x32, batch 256) | reference s | ours s | reference / ours |")
     print("|---|---|---|---|")
     rows = []
     for work in works:
         reference, ours = min(figures[work]["reference"]), min(figures[work]["ours"])
-        print(f"| {work} outer iteration | {reference:.3f} | {ours:.3f} | {reference / ours:.2f}x |")
+        label = f"evaluation, IPC {EVAL_WORKS[work][0]}, per epoch" if work in EVAL_WORKS else f"{work} outer iteration"
+        print(f"| {label} | {reference:.3f} | {ours:.3f} | {reference / ours:.2f}x |")
         rows.append({"work": work, "reference_s": figures[work]["reference"], "ours_s": figures[work]["ours"]})
     if args.json:
         args.json.write_text(json.dumps({"threads": torch.get_num_threads(), "rows": rows}, indent=2))
