@@ -84,20 +84,33 @@ _RESULT_NEUTRAL = ("progress", "errors", "atomic", "device", "hashing", "provena
 # Definition 3 (2026-12-03) adds what a teacher-using result depends on beyond its params: a CPU teacher trained
 # with another thread count (or, for a technique, another profile recipe) is another teacher, so the keys of
 # teacher-guided and data-free techniques and of tracks that read a teacher cover it (bench.pipeline.keys).
-# Definition 4 (2026-12-04) digests the code as it now is. Definitions 1-3 digest each module below as it was
-# before a rewrite proven to change how, not what, it computes (the same bits on every path it takes, asserted by
-# the rewrite's test), so `distrack records rekey` can prove a record under 3 and move it to 4. A module a
-# rewrite added (before: None) is left out under the older definitions. The substitution holds only while the
-# module's digest is still the rewrite's own: any later edit is digested as it is, under every definition.
-_PROVEN_REWRITES: dict[str, tuple[str | None, str]] = {
-    # nn.AvgPool2d(2) -> AvgPool2x2 (tests/test_pooling.py)
+# Definitions 4 and 5 (2026-12-04) each digest the code as it is after a rewrite that changes no number a record
+# holds; the definitions before it digest each module the rewrite touched as it was (a module the rewrite added
+# is left out), so `distrack records rekey` can prove a record under the previous definition and move it. The
+# substitution holds only while the module's digest is still the rewrite's own: any later edit is digested as it
+# is, under every definition.
+# - 4: nn.AvgPool2d(2) -> AvgPool2x2, the same bits on every path (tests/test_pooling.py).
+# - 5: expert trajectories are cached under the CPU thread count they train with, so a distillation reads those
+#   it would train itself (it read whichever a run of another thread count had cached: tests/test_mtt.py).
+_PROVEN_REWRITES: dict[str, tuple[int, str | None, str]] = {  # module: (definition, digest before, digest after)
     "bench.models.convnet": (
+        4,
         "098389abaaf1c6dea8a7e57000e10046590144d2ef87c333117163fd4bf111ed",
         "595b98a51670cf4d3f977e459f955be4a079a1665cafece7dc9c9d8e59e26152",
     ),
-    "bench.models.pooling": (None, "57f4c222f28a31a8717ca06ed7d921fa438dacc98545072dcdcd6d5246b905e5"),
+    "bench.models.pooling": (4, None, "57f4c222f28a31a8717ca06ed7d921fa438dacc98545072dcdcd6d5246b905e5"),
+    "bench.techniques.experts": (
+        5,
+        "d779a26f3c23548e21af37a1bbe4041c4cd254ba61501483036055572432f353",
+        "ebd45bf1666d7002c8ba835e8ed8981e0d8ef0f6ee0883914d3230dd9ad13d36",
+    ),
+    "bench.techniques.mtt": (
+        5,
+        "7fc34c6b60fa7f31c7a5f997740a73563869b1f2ef71b7b79b58f558eade69c2",
+        "0430801b134035d8d6c95e45bb3c2fcced4bff2cd386edb6d89bc08ff718842b",
+    ),
 }
-KEY_DEFINITIONS = (1, 2, 3, 4)
+KEY_DEFINITIONS = (1, 2, 3, 4, 5)
 # Definition 1 also digested this module (teachers import it to key their artefacts), as its syntax tree was
 # from 4d64da4 until definition 2 (sha256 of the semantic dump), so a migration still computes those keys.
 _DEFINITION_1_PROVENANCE = "acbb430d671ce1f0fa03757b78cdd63bc668e2ec048c0cecb6cb99d5e7f55ef1"
@@ -124,10 +137,10 @@ def definition_in_force() -> int:
 def _before_rewrite(name: str) -> tuple[bool, str | None]:
     """(whether ``name`` is digested as it was before a proven rewrite, its digest then) under the definition in
     force."""
-    if _definition[-1] >= 4 or name not in _PROVEN_REWRITES:
+    if name not in _PROVEN_REWRITES:
         return False, None
-    before, after = _PROVEN_REWRITES[name]
-    return _module_summary(name)[0] == after, before
+    definition, before, after = _PROVEN_REWRITES[name]
+    return _definition[-1] < definition and _module_summary(name)[0] == after, before
 
 
 def _skipped(name: str) -> bool:

@@ -134,7 +134,20 @@ def test_a_proven_rewrite_is_digested_as_it_was_under_older_definitions_only_whi
     with provenance.key_definition(3):
         assert provenance.source_digest("bench.models.convnet") == CONVNET_DIGEST_BEFORE_POOLING
     assert now != CONVNET_DIGEST_BEFORE_POOLING
-    for name, (before, _) in provenance._PROVEN_REWRITES.items():
-        monkeypatch.setitem(provenance._PROVEN_REWRITES, name, (before, "a later edit"))
+    for name, (definition, before, _) in provenance._PROVEN_REWRITES.items():
+        monkeypatch.setitem(provenance._PROVEN_REWRITES, name, (definition, before, "a later edit"))
     with provenance.key_definition(3):
         assert provenance.source_digest("bench.models.convnet") == now
+
+
+# source_digest("bench.techniques.mtt") before the expert cache covered the thread count (at fc58438).
+MTT_DIGEST_BEFORE_EXPERT_THREADS = "1d4c988cc7948ed653a482ed9cefa4b3754afcdd76df0b6057593f8428cdd9a7"
+
+
+def test_each_rewrite_is_undone_only_under_the_definitions_before_it():
+    from bench import provenance
+
+    with provenance.key_definition(4):
+        assert provenance.source_digest("bench.techniques.mtt") == MTT_DIGEST_BEFORE_EXPERT_THREADS
+        assert provenance.source_digest("bench.models.convnet") != CONVNET_DIGEST_BEFORE_POOLING
+    assert provenance.source_digest("bench.techniques.mtt") != MTT_DIGEST_BEFORE_EXPERT_THREADS

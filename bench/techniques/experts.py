@@ -41,13 +41,17 @@ def flatten(net: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
 
 
-def experts_key(train_set: TrainingSplits, model: ModelSpec, params: ExpertParams) -> str:
+def experts_key(train_set: TrainingSplits, model: ModelSpec, params: ExpertParams, device: torch.device) -> str:
+    """The cache key of a set of trajectories. On a CPU it covers the thread count they train with: another one
+    sums in another order and trains other experts, and a distillation must read those of its own thread count
+    (or a set distilled with 2 threads would not come back from trajectories cached by a 1-thread run)."""
     return sha256_json(
         {
             "data": train_set.cache_key,
             "model": model.describe(),
             "experts": dataclasses.asdict(params),
             "version": 1,
+            **({"threads": torch.get_num_threads()} if device.type == "cpu" else {}),
         }
     )
 

@@ -86,7 +86,7 @@ class TrajectoryMatching(Technique):
                 f"({p.expert_epochs}) exceeds expert_train_epochs ({p.expert_train_epochs})"
             )
         root = self.context.cache_dir / "experts"
-        folder = root / f"{train_set.dataset}-{experts_key(train_set, self.context.model, p.experts())[:16]}"
+        folder = root / f"{train_set.dataset}-{experts_key(train_set, self.context.model, p.experts(), device)[:16]}"
         return train_experts(train_set, self.context.model, p.experts(), folder, device, progress)
 
     def distill(self, train_set, ipc, seed, budget: Budget, device, progress) -> DistilledSet:
