@@ -181,3 +181,23 @@ def test_artefacts_build_teacher_trains_every_teacher_the_params_ask_for_once(tm
     assert again.exit_code == 0 and again.output.count("(stored)") == 2, again.output
     index = list((tmp_path / "cache" / "artefacts" / "teacher-index").glob("synthetic-*.json"))
     assert len(index) == 2
+
+
+def test_artefacts_build_teacher_for_grid_trains_only_the_teachers_the_grid_reads(tmp_path):
+    """dvc.yaml's teacher stage passes --for-grid: a grid whose techniques and tracks read no teacher trains none
+    (its output folder is still made); one that scores kd trains the kd track's teacher, and only it."""
+    args = ["--params", str(tmp_path / "params.yaml"), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    build = [*args, "artefacts", "build", "teacher", "--dataset", "synthetic", "--for-grid"]
+    grid = "grid: {{profile: tiny, datasets: [synthetic], techniques: [{techniques}], tracks: [{tracks}], ipc: [1]}}\n"
+    (tmp_path / "params.yaml").write_text(DATA_FREE_PARAMS + grid.format(techniques="dm", tracks="convnet"))
+    none = CliRunner().invoke(cli, build)
+    assert none.exit_code == 0 and "nothing to build" in none.output, none.output
+    assert (tmp_path / "cache" / "artefacts").is_dir()
+    assert not list((tmp_path / "cache" / "artefacts").iterdir())
+    (tmp_path / "params.yaml").write_text(DATA_FREE_PARAMS + grid.format(techniques="dm", tracks="convnet, kd"))
+    kd = CliRunner().invoke(cli, build)
+    lines = kd.output.strip().splitlines()
+    assert kd.exit_code == 0 and len(lines) == 1 and "(trained)" in lines[0], kd.output
+    (tmp_path / "params.yaml").write_text(DATA_FREE_PARAMS + grid.format(techniques="dm, frami", tracks="kd"))
+    both = CliRunner().invoke(cli, build)
+    assert both.exit_code == 0 and both.output.count("(stored)") == 1 and both.output.count("(trained)") == 1

@@ -99,3 +99,23 @@ def test_datm_soft_is_datm_with_learned_soft_labels_under_its_own_name(synthetic
     datm = _datm(synthetic, 2, 0, tmp_path, soft_labels=True)
     assert torch.equal(own.x, datm.x) and own.soft is not None and torch.equal(own.soft, datm.soft)
     assert own.to_labelled().metadata["technique"] == "datm-soft"
+
+
+def test_artefacts_build_experts_for_grid_trains_only_the_grid_techniques_experts(tmp_path):
+    from tests.conftest import TINY_PARAMS
+
+    experts = "{num_experts: 1, expert_train_epochs: 2, max_start_epoch: 0, expert_epochs: 1}"
+    text = (
+        TINY_PARAMS + f"techniques:\n  mtt: {experts}\n  datm: {experts.replace('num_experts: 1', 'num_experts: 2')}\n"
+    )
+    grid = "grid: {{profile: tiny, datasets: [synthetic], techniques: [{}], ipc: [1]}}\n"
+    args = ["--params", str(tmp_path / "params.yaml"), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    build = [*args, "artefacts", "build", "experts", "--dataset", "synthetic", "--for-grid"]
+    (tmp_path / "params.yaml").write_text(text + grid.format("dm, herding"))
+    none = CliRunner().invoke(cli, build)
+    assert none.exit_code == 0 and "nothing to build" in none.output, none.output
+    assert (tmp_path / "cache" / "experts").is_dir() and not list((tmp_path / "cache" / "experts").iterdir())
+    (tmp_path / "params.yaml").write_text(text + grid.format("dm, mtt"))
+    mtt = CliRunner().invoke(cli, build)
+    assert mtt.exit_code == 0 and "1 expert(s)" in mtt.output and "2 expert(s)" not in mtt.output, mtt.output
+    assert len(list((tmp_path / "cache" / "experts").iterdir())) == 1  # not datm's setting
