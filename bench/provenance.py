@@ -91,7 +91,7 @@ _RESULT_NEUTRAL = ("progress", "errors", "atomic", "device", "hashing", "provena
 # is, under every definition.
 # - 4: nn.AvgPool2d(2) -> AvgPool2x2, the same bits on every path (tests/test_pooling.py).
 # - 5: expert trajectories are cached under the CPU thread count they train with, so a distillation reads those
-#   it would train itself (it read whichever a run of another thread count had cached: tests/test_mtt.py).
+#   it would train itself (it read whichever a run of another thread count had cached: tests/test_experts.py).
 _PROVEN_REWRITES: dict[str, tuple[int, str | None, str]] = {  # module: (definition, digest before, digest after)
     "bench.models.convnet": (
         4,

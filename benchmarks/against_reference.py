@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import functools
 import importlib
 import io
@@ -44,11 +43,10 @@ import torch
 from torch.utils.data import Dataset
 
 from bench.evaluation.acceleration import Acceleration
-from bench.evaluation.protocol import train_network
 from bench.sets.references import random_real_subset
 from bench.techniques import Budget, DistillContext, get_technique
 from benchmarks.anchor import anchor_session
-from benchmarks.compare import timed
+from benchmarks.compare import evaluation_epoch, timed
 
 IPC = 10
 # Each work: the reference script and its flags, our technique and its params (the reference's setting).
@@ -66,7 +64,7 @@ WORKS = {
     "dm": ("main_DM", ["--dsa_strategy", "none"], {"batch_real": 256, "lr_img": 1.0, "init": "real", "augment": False}),
 }
 DEFAULT_ITERATIONS = {"dc": 1, "dsa": 1, "dm": 5}
-# Evaluation works: items per class of the subset trained on, and epochs timed (after one warm-up epoch).
+# Evaluation works: items per class of the subset trained on, and epochs timed (each side warmed up first).
 EVAL_WORKS = {"eval10": (10, 10), "eval50": (50, 3)}
 
 
@@ -185,18 +183,6 @@ def reference_epoch_seconds(utils: types.ModuleType, networks: types.ModuleType,
     return timed(lambda: [run() for _ in range(epochs)]) / epochs
 
 
-def ours_epoch_seconds(session, subset, num_classes: int, epochs: int, acceleration: Acceleration) -> float:
-    """Seconds per epoch of our protocol's training loop (the convnet track's) on ``subset``."""
-
-    def run(count: int) -> float:
-        protocol = dataclasses.replace(session.profile.protocol, epochs=count, seeds=(0,))
-        args = (subset.x, subset.y, num_classes, session.profile.model, protocol, 0, session.device, None)
-        return timed(lambda: train_network(*args, acceleration))
-
-    run(1)  # warm-up
-    return run(epochs) / epochs
-
-
 def _unit(work: str) -> str:
     return "epoch" if work in EVAL_WORKS else "iteration"
 
@@ -210,8 +196,8 @@ def _measures(
         subset = random_real_subset(features, ipc, 0)
         utils, networks = sys.modules["utils"], importlib.import_module("networks")
         reference = functools.partial(reference_epoch_seconds, utils, networks, subset, epochs)
-        ours = functools.partial(ours_epoch_seconds, session, subset, features.num_classes, epochs, acceleration)
-        return reference, ours
+        # compare.evaluation_epoch draws the same subset (random_real_subset(features, ipc, 0)) and times our loop
+        return reference, lambda: evaluation_epoch(session, features, ipc, epochs, acceleration)[0]
     script, flags, params = WORKS[work]
     n = DEFAULT_ITERATIONS[work]
     reference = functools.partial(reference_seconds, scripts[script], flags, features, n, scratch)

@@ -54,7 +54,7 @@ def teacher_settings(session: Session, dataset: str, grid: Grid | None = None) -
 def build_teachers(session: Session, dataset: str, grid: Grid | None = None) -> list[str]:
     settings = teacher_settings(session, dataset, grid)
     if not settings:
-        return [_nothing_needed(session.cache_dir / "artefacts", "teacher")]
+        return [_nothing_needed(session.cache_dir / "artefacts", "no technique or track that reads a teacher")]
     features, profile = session.features(dataset), session.profile
     lines = []
     for params in settings:
@@ -74,7 +74,7 @@ def build_experts(session: Session, dataset: str, pairs: tuple[str, ...] = (), g
     already complete is only read."""
     names = [name for name in _techniques(grid) if issubclass(get_technique(name), TrajectoryMatching)]
     if not names:
-        return [_nothing_needed(session.cache_dir / "experts", "trajectory-matching")]
+        return [_nothing_needed(session.cache_dir / "experts", "no trajectory-matching technique")]
     features, lines = session.features(dataset), {}
     for name in names:
         method = build_technique(session, name, pairs, dataset)
@@ -86,10 +86,10 @@ def build_experts(session: Session, dataset: str, pairs: tuple[str, ...] = (), g
     return list(lines.values())
 
 
-def _nothing_needed(folder: Path, what: str) -> str:
+def _nothing_needed(folder: Path, why: str) -> str:
     """The folder a DVC stage declares as its output, made even when the grid needs nothing in it."""
     folder.mkdir(parents=True, exist_ok=True)
-    return f"the grid has no {what} technique or track: nothing to build ({folder} left as it is)"
+    return f"the grid has {why}: nothing to build ({folder} left as it is)"
 
 
 BUILDERS: dict[str, Callable[..., list[str]]] = {"teacher": build_teachers, "experts": build_experts}
