@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from bench.allocator import release_freed_memory
 from bench.errors import UserError
 
 
@@ -55,6 +56,7 @@ def reset_peak_memory(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         return
+    release_freed_memory()  # the heap keeps freed blocks for reuse (bench/allocator.py): give them back first
     with contextlib.suppress(OSError):
         _CLEAR_REFS.write_text("5")
 

@@ -21,6 +21,7 @@ import json
 import statistics
 from pathlib import Path
 
+from bench.allocator import reuse_freed_memory
 from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.tracks.configure import build_track
 from bench.pipeline.grid import GridCell
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("cache"))
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    reuse_freed_memory()  # as distrack does (bench/allocator.py)
     session = Session(args.params, "quick", None, args.cache_dir, "cpu", progress=False, dataset_dirs={})
     paths = args.paths.split(",")
     rows = []

@@ -22,7 +22,12 @@ divided by ``n``, so its start-up cancels; ours likewise, between ``n + 1`` iter
 Not the same augmentations under DSA: the reference draws its image strategy
 (``color_crop_cutout_flip_scale_rotate``), ours its audio one (time shift and stretch, frequency shift, masks,
 gain); both apply one randomly chosen op per call, alike to the real and the synthetic batch, so the work is
-comparable, not identical."""
+comparable, not identical.
+
+Each measurement runs in a fresh process, as each code runs for its users: ours with the C allocator set the
+way ``distrack`` sets it (``bench/allocator.py``: freed memory reused instead of unmapped; ``DISTRACK_MALLOC=system``
+turns it off), the reference with glibc's defaults, or with our setting as well under ``--reference-malloc reuse``,
+which shows what the setting alone is worth."""
 
 from __future__ import annotations
 
@@ -32,6 +37,8 @@ import functools
 import importlib
 import io
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import types
@@ -42,6 +49,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from bench.allocator import CHILD_ENV, reuse_freed_memory
 from bench.evaluation.acceleration import Acceleration
 from bench.sets.references import random_real_subset
 from bench.techniques import Budget, DistillContext, get_technique
@@ -204,6 +212,28 @@ def _measures(
     return reference, functools.partial(ours_seconds, session, work, params, features, n)
 
 
+def _in_child(args: argparse.Namespace, work: str, side: str) -> float:
+    """Seconds of one measurement, taken in a fresh interpreter that starts with glibc's default allocator."""
+    env = {name: value for name, value in os.environ.items() if name not in CHILD_ENV}
+    command = [sys.executable, "-m", "benchmarks.against_reference", "--reference", str(args.reference)]
+    command += ["--params", str(args.params), "--cache-dir", str(args.cache_dir), "--accelerate", args.accelerate]
+    command += ["--reference-malloc", args.reference_malloc, "--child", f"{work}:{side}"]
+    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    return float(json.loads(out.splitlines()[-1]))
+
+
+def _child(args: argparse.Namespace, acceleration: Acceleration) -> None:
+    work, side = args.child.split(":")
+    if side == "ours" or args.reference_malloc == "reuse":
+        reuse_freed_memory()
+    scripts = reference_scripts(args.reference.resolve())
+    session = anchor_session(args.params, args.cache_dir, "cpu")
+    features = session.features("fsdd")
+    with tempfile.TemporaryDirectory(prefix="dc-reference-") as folder:
+        reference, ours = _measures(work, scripts, session, features, Path(folder), acceleration)
+        print(json.dumps((reference if side == "reference" else ours)()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reference", type=Path, required=True, help="A DatasetCondensation checkout.")
@@ -218,28 +248,35 @@ def main() -> None:
         default="none",
         help="Our evaluation's path for eval10/eval50 (as distrack run --accelerate), e.g. chunked. [default: none]",
     )
+    parser.add_argument(
+        "--reference-malloc",
+        choices=("system", "reuse"),
+        default="system",
+        help="The reference's C allocator: glibc's defaults, or ours too (bench/allocator.py). [default: system]",
+    )
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)  # WORK:SIDE, one measurement
     args = parser.parse_args()
     acceleration = Acceleration.parse(args.accelerate)
+    if args.child:
+        _child(args, acceleration)
+        return
     works = [w.strip() for w in args.works.split(",") if w.strip()]
     unknown = sorted(set(works) - set(WORKS) - set(EVAL_WORKS))
     if unknown:
         raise SystemExit(f"--works: unknown {', '.join(unknown)} (known: {', '.join([*WORKS, *EVAL_WORKS])})")
-    scripts = reference_scripts(args.reference.resolve())
-    session = anchor_session(args.params, args.cache_dir, "cpu")
-    features = session.features("fsdd")
     figures: dict[str, dict[str, list[float]]] = {w: {"reference": [], "ours": []} for w in works}
-    with tempfile.TemporaryDirectory(prefix="dc-reference-") as folder:
-        scratch = Path(folder)
-        for round_index in range(args.rounds):
-            for work in works:
-                reference, ours = _measures(work, scripts, session, features, scratch, acceleration)
-                order = [("reference", reference), ("ours", ours)]
-                for who, measure in order if round_index % 2 == 0 else order[::-1]:
-                    seconds = measure()
-                    figures[work][who].append(seconds)
-                    print(f"round {round_index + 1} {work} {who}: {seconds:.3f} s/{_unit(work)}", flush=True)
-    print(f"\nthreads {torch.get_num_threads()}; best of {args.rounds} interleaved rounds; ours: {args.accelerate}\n")
+    for round_index in range(args.rounds):
+        for work in works:
+            order = ["reference", "ours"]
+            for who in order if round_index % 2 == 0 else order[::-1]:
+                seconds = _in_child(args, work, who)
+                figures[work][who].append(seconds)
+                print(f"round {round_index + 1} {work} {who}: {seconds:.3f} s/{_unit(work)}", flush=True)
+    print(
+        f"\nthreads {torch.get_num_threads()}; best of {args.rounds} interleaved rounds; ours: {args.accelerate}, "
+        f"allocator {os.environ.get('DISTRACK_MALLOC', 'reuse')}; reference allocator: {args.reference_malloc}\n"
+    )
     print("| work (FSDD, width-64 ConvNet, 32x32, batch 256) | reference s | ours s | reference / ours |")
     print("|---|---|---|---|")
     rows = []
@@ -249,7 +286,8 @@ def main() -> None:
         print(f"| {label} | {reference:.3f} | {ours:.3f} | {reference / ours:.2f}x |")
         rows.append({"work": work, "reference_s": figures[work]["reference"], "ours_s": figures[work]["ours"]})
     if args.json:
-        args.json.write_text(json.dumps({"threads": torch.get_num_threads(), "rows": rows}, indent=2))
+        payload = {"threads": torch.get_num_threads(), "reference_malloc": args.reference_malloc, "rows": rows}
+        args.json.write_text(json.dumps(payload, indent=2))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
+from bench.allocator import reuse_freed_memory
 from bench.evaluation.records import main_summary
 from bench.evaluation.tracks.configure import build_track
 from bench.pipeline.jobs import describe_set, distill_to_file, evaluate_set_file, evaluate_to_record
@@ -76,6 +77,7 @@ def main() -> None:
         "--param", action="append", default=[], metavar="KEY=VALUE", help="A technique parameter (repeatable)."
     )
     args = parser.parse_args()
+    reuse_freed_memory()  # as distrack does (bench/allocator.py)
     args.out.mkdir(parents=True, exist_ok=True)
     session = anchor_session(args.params, args.cache_dir, args.device)
     print("| set | IPC | ours (test, 5 seeds) | reference code (its DM for our others) | distill s | s / iteration |")

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from bench.allocator import reuse_freed_memory
 from bench.device import peak_memory_mb, reset_peak_memory
 from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.protocol import train_network
@@ -143,6 +144,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--memory-only", action="store_true", help="Only the MTT peak-memory table.")
     args = parser.parse_args()
+    reuse_freed_memory()  # as distrack does (bench/allocator.py)
     session = anchor_session(args.params, args.cache_dir, "cpu")
     features = session.features("fsdd")
     peak, figures = (0.0, []) if args.memory_only else timing_table(session, features, args.repeats, args.epochs)

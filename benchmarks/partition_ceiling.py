@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from bench.allocator import reuse_freed_memory
 from bench.evaluation.tracks.configure import build_track
 from bench.session import Session
 from bench.sets.decoders import Decoder
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--cache-dir", type=Path, default=Path("cache"))
     args = parser.parse_args()
+    reuse_freed_memory()  # as distrack does (bench/allocator.py)
     session = Session(args.params, args.profile, None, args.cache_dir, "cpu", progress=False, dataset_dirs={})
     features = session.features(args.dataset)
     subset = random_real_subset(features, args.ipc * args.factor, 0)

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from bench.allocator import reuse_freed_memory
 from bench.models import pooling
 from benchmarks.anchor import anchor_session
 from benchmarks.compare import timed, timing_table
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
+    reuse_freed_memory()  # as distrack does (bench/allocator.py)
     print(f"threads {torch.get_num_threads()}\n")
     op_table()
     session = anchor_session(args.params, args.cache_dir, "cpu")

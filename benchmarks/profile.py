@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from bench.allocator import reuse_freed_memory
 from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.protocol import train_network
 from bench.sets.references import random_real_subset
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--trace", type=Path, default=None, help="Write Chrome traces into this folder.")
     args = parser.parse_args()
+    reuse_freed_memory()  # as distrack does (bench/allocator.py)
     if args.trace is not None:
         args.trace.mkdir(parents=True, exist_ok=True)
     session = anchor_session(args.params, args.cache_dir, "cpu")

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from bench.allocator import reuse_freed_memory
 from bench.data.registry import open_dataset
 from bench.device import peak_memory_mb, reset_peak_memory, resolve_device
 from bench.evaluation.acceleration import NAMES, NONE, Acceleration
@@ -109,6 +110,7 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=None, help="Also write every figure here.")
     args = parser.parse_args()
+    reuse_freed_memory()  # as distrack does (bench/allocator.py)
     params = load_params("params.yaml")
     device = resolve_device(args.device)
     data_root = Path(os.environ["DISTRACK_DATA_ROOT"])

@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bench.allocator import reuse_freed_memory
 from bench.params import DATA_ROOT_ENV, load_params
 from bench.session import Session
 from bench.techniques.registry import reload_plugins
 
 REPO = Path(__file__).resolve().parent.parent
+reuse_freed_memory()  # the tests run under the allocator setting distrack runs under (bench/allocator.py)
 
 TINY_PARAMS = """
 profile: tiny

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 import bench
+from bench.allocator import reuse_freed_memory
 from bench.cli.context import CACHE_ENV, Session, default_cache_dir
 from bench.errors import UserError
 from bench.hashing import DIGEST_INDEX, digest_index
@@ -96,8 +97,10 @@ def cli(
     """Distil audio datasets and evaluate the result under one fixed protocol.
 
     Datasets are read from a data root (--data-root or DISTRACK_DATA_ROOT); nothing is downloaded
-    unless you run `distrack datasets fetch`.
+    unless you run `distrack datasets fetch`. Freed tensor memory is kept for reuse, which changes no number
+    (bench/allocator.py; DISTRACK_MALLOC=system to leave the C allocator as it is).
     """
+    reuse_freed_memory()
     cache = cache_dir or default_cache_dir()
     ctx.with_resource(digest_index(cache / DIGEST_INDEX))  # unchanged audio is not read again to hash it
     ctx.obj = Session(
