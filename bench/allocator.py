@@ -18,6 +18,8 @@ import ctypes
 import os
 import platform
 
+from bench.errors import UserError
+
 MALLOC_ENV = "DISTRACK_MALLOC"
 CHOICES = ("reuse", "system")
 # mallopt parameter numbers (glibc's malloc.h).
@@ -39,7 +41,9 @@ def _glibc() -> ctypes.CDLL | None:
 
 def choice() -> str:
     value = os.environ.get(MALLOC_ENV, "reuse")
-    return value if value in CHOICES else "reuse"
+    if value not in CHOICES:
+        raise UserError(f"{MALLOC_ENV}: expected one of {', '.join(CHOICES)}, got {value!r}")
+    return value
 
 
 def reuse_freed_memory() -> bool:

@@ -95,6 +95,15 @@ def test_the_cli_turns_it_on_for_itself_and_its_children() -> None:
     assert _run(child)[-1] == 0  # a spawned process starts with mmap off, through glibc's environment variables
 
 
+def test_an_unknown_setting_is_one_line_and_exit_2() -> None:
+    env = {**os.environ, MALLOC_ENV: "jemalloc", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.cli.entry", "techniques"], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "Error: DISTRACK_MALLOC: expected one of reuse, system, got 'jemalloc'"
+
+
 def test_training_gives_the_same_bits_either_way() -> None:
     system = _run(TRAINED.format(setup="reuse_freed_memory()"), malloc="system")
     reuse = _run(TRAINED.format(setup="reuse_freed_memory()"))
