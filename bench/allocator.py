@@ -16,6 +16,7 @@ so it counts what is in use, not what an earlier cell left free."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 
@@ -31,7 +32,9 @@ _NEVER_TRIM = 2**31 - 1  # mallopt takes an int
 CHILD_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(_NEVER_TRIM)}
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
+    """This process's C library when it is glibc (looked up once: every peak-memory reading asks)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:

@@ -49,7 +49,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from bench.allocator import CHILD_ENV, reuse_freed_memory
+from bench.allocator import CHILD_ENV, choice, reuse_freed_memory
 from bench.evaluation.acceleration import Acceleration
 from bench.sets.references import random_real_subset
 from bench.techniques import Budget, DistillContext, get_technique
@@ -275,7 +275,7 @@ def main() -> None:
                 print(f"round {round_index + 1} {work} {who}: {seconds:.3f} s/{_unit(work)}", flush=True)
     print(
         f"\nthreads {torch.get_num_threads()}; best of {args.rounds} interleaved rounds; ours: {args.accelerate}, "
-        f"allocator {os.environ.get('DISTRACK_MALLOC', 'reuse')}; reference allocator: {args.reference_malloc}\n"
+        f"allocator {choice()}; reference allocator: {args.reference_malloc}\n"
     )
     print("| work (FSDD, width-64 ConvNet, 32x32, batch 256) | reference s | ours s | reference / ours |")
     print("|---|---|---|---|")
