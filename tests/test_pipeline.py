@@ -135,6 +135,20 @@ def test_second_run_skips_and_a_param_change_reruns_only_that_technique(tmp_path
     assert dry.output.count("up to date") == 3 and dry.output.strip().endswith("2 up to date")
 
 
+def test_a_stage_leaves_its_datasets_output_folder_even_when_no_cell_writes_into_it(tmp_path):
+    """dvc.yaml runs one distill and one evaluate stage per dataset and declares the dataset's set and record
+    folders as their outputs: a grid of reference rows only distils nothing, yet DVC needs the folder."""
+    params = _params(tmp_path, techniques="[]")
+    sets, records = tmp_path / "outputs/sets/tiny/synthetic", tmp_path / "results/tiny/synthetic"
+    result = _run(tmp_path, params, "--stage", "distill", "--only", "dataset=synthetic")
+    assert result.exit_code == 0, result.output
+    assert sets.is_dir() and not any(sets.iterdir())
+    assert not records.exists()  # the distill stage makes no record folder
+    result = _run(tmp_path, params, "--stage", "evaluate", "--no-tracking", "--only", "dataset=synthetic")
+    assert result.exit_code == 0, result.output
+    assert records.is_dir()
+
+
 def test_an_accelerated_sweep_records_it_and_is_not_mistaken_for_a_plain_one(tmp_path):
     params = _params(tmp_path, techniques="[dm]", references="[]")
     record = tmp_path / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json"

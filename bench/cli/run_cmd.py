@@ -16,7 +16,15 @@ from bench.evaluation.tracks import track_names
 from bench.params import load_params
 from bench.pipeline.executors import EXECUTORS, SlurmOptions, run_cells
 from bench.pipeline.grid import GridCell, expand, load_grid, parse_only, select
-from bench.pipeline.runner import STAGES, CellOutcome, SweepSettings, cell_state, parse_track_ipc, sweep_session
+from bench.pipeline.runner import (
+    STAGES,
+    CellOutcome,
+    SweepSettings,
+    cell_state,
+    make_stage_folders,
+    parse_track_ipc,
+    sweep_session,
+)
 from bench.provenance import git_commit
 
 # The shift track (ten corruptions, test-time adaptation) is scored at IPC 10 only: that keeps its added time
@@ -193,6 +201,7 @@ def run(
             tags={"git_commit": git_commit() or "unknown", "profile": str(settings.profile), "executor": executor},
         )
     click.echo(f"{len(cells)} cell(s), profile {settings.profile}, executor {executor}, jobs {jobs}", err=True)
+    make_stage_folders(settings, cells)  # after the tracking server answered: a refused run writes nothing
     done = []
 
     def report(outcome: CellOutcome) -> None:

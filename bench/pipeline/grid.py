@@ -48,8 +48,8 @@ class GridCell:
     def sort_key(self) -> tuple:
         return (self.dataset, self.technique, self.ipc or 0, self.seed)
 
-    # One folder per dataset and technique: the unit of a DVC stage (see dvc.yaml), so that a technique's
-    # sets and records are one stage's output and changing its params re-runs only its stages.
+    # One folder per dataset, the output of its DVC distill or evaluate stage (see dvc.yaml), and in it one per
+    # technique, so that a technique's sets and records sit together for the board, reviewers and `dvc push`.
     def set_path(self, outputs: Path, profile: str) -> Path:
         return outputs / "sets" / profile / self.dataset / self.technique / f"{self.slug}.safetensors"
 

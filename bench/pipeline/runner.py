@@ -319,6 +319,18 @@ def _artefact_hook(session: Session, cell: GridCell, labelled: LabelledSet, reco
     return render
 
 
+def make_stage_folders(settings: SweepSettings, cells: list[GridCell]) -> None:
+    """Each selected dataset's set folder (distilling stages) and record folder (evaluating stages): a DVC stage
+    runs one dataset and declares these folders as its outputs, which must exist even when no cell writes a
+    file into them (a grid of reference rows only distils nothing)."""
+    profile = str(settings.profile)
+    for dataset in sorted({cell.dataset for cell in cells}):
+        if settings.stage != "evaluate":
+            Path(settings.outputs, "sets", profile, dataset).mkdir(parents=True, exist_ok=True)
+        if settings.stage != "distill":
+            Path(settings.results, profile, dataset).mkdir(parents=True, exist_ok=True)
+
+
 def cell_lock(settings: SweepSettings, cell: GridCell, profile: str):
     """One lock file per cell (under the outputs folder, never the committed results): a second sweep over the
     same cells waits for a cell another process holds, then finds it up to date, so no cell is computed
