@@ -54,22 +54,18 @@ from bench.evaluation.acceleration import Acceleration
 from bench.sets.references import random_real_subset
 from bench.techniques import Budget, DistillContext, get_technique
 from benchmarks.anchor import anchor_session
-from benchmarks.compare import evaluation_epoch, timed
+from benchmarks.compare import DM_SETTING, GRADIENT_MATCHING_SETTINGS, evaluation_epoch, timed
 
 IPC = 10
 # Each work: the reference script and its flags, our technique and its params (the reference's setting).
 WORKS = {
-    "dc": (
-        "main",
-        ["--method", "DC", "--init", "real"],
-        {"batch_real": 256, "batch_train": 256, "lr_img": 0.1, "lr_net": 0.01, "init": "real", "augment": False},
-    ),
+    "dc": ("main", ["--method", "DC", "--init", "real"], GRADIENT_MATCHING_SETTINGS["dc"]),
     "dsa": (
         "main",
         ["--method", "DSA", "--init", "real", "--dsa_strategy", "color_crop_cutout_flip_scale_rotate"],
-        {"batch_real": 256, "batch_train": 256, "lr_img": 0.1, "lr_net": 0.01, "init": "real", "augment": True},
+        GRADIENT_MATCHING_SETTINGS["dsa"],
     ),
-    "dm": ("main_DM", ["--dsa_strategy", "none"], {"batch_real": 256, "lr_img": 1.0, "init": "real", "augment": False}),
+    "dm": ("main_DM", ["--dsa_strategy", "none"], DM_SETTING),
 }
 DEFAULT_ITERATIONS = {"dc": 1, "dsa": 1, "dm": 5}
 # Evaluation works: items per class of the subset trained on, and epochs timed (each side warmed up first).

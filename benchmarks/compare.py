@@ -38,6 +38,11 @@ REFERENCE = {
     "eval_epoch_ipc10": (0.152, "reference evaluation, seconds per training epoch, 100 items, batch 256"),
 }
 DM_SETTING = {"batch_real": 256, "augment": False, "lr_img": 1.0, "init": "real"}
+# The reference's DC and DSA settings (its main.py, IPC 10); benchmarks.against_reference times the same ones.
+GRADIENT_MATCHING_SETTINGS = {
+    "dc": {"batch_real": 256, "batch_train": 256, "lr_img": 0.1, "lr_net": 0.01, "init": "real", "augment": False},
+    "dsa": {"batch_real": 256, "batch_train": 256, "lr_img": 0.1, "lr_net": 0.01, "init": "real", "augment": True},
+}
 # Peak resident memory of the reference trajectory-matching code for one IPC 10 iteration, 20 unrolled steps over
 # the whole set (issue #22, measured like the figures above).
 REFERENCE_MTT_PEAK_MB = (12.8 * 1024, "reference MTT, one IPC 10 iteration, syn_steps 20, peak RSS")
@@ -66,10 +71,11 @@ def timed(work) -> float:
     return time.perf_counter() - start
 
 
-def dm_iteration(session: Session, features, repeats: int) -> tuple[float, float]:
-    """Seconds per DM outer iteration at the reference's setting, and that iteration's FLOPs."""
-    cls = get_technique("dm")
-    technique = cls(cls.configure("anchor", DM_SETTING), DistillContext(model=session.profile.model))
+def outer_iteration(session: Session, features, name: str, setting: dict, repeats: int) -> tuple[float, float]:
+    """Seconds per outer iteration of technique ``name`` at IPC 10 (the best of ``repeats`` after a warm-up), and
+    that iteration's FLOPs."""
+    cls = get_technique(name)
+    technique = cls(cls.configure("anchor", setting), DistillContext(model=session.profile.model))
     technique.run(features, 10, 0, Budget(1), session.device)  # warm-up
     seconds = min(timed(lambda: technique.run(features, 10, 0, Budget(1), session.device)) for _ in range(repeats))
     with FlopCounterMode(display=False) as counter:
@@ -110,12 +116,18 @@ def evaluation_epoch(
     return seconds, float(counter.get_total_flops())
 
 
-def timing_table(session: Session, features, repeats: int, epochs: int) -> tuple[float, list[dict]]:
-    """The seconds table, printed: dm's iteration and the evaluation paths, beside the reference's figures."""
+def timing_table(
+    session: Session, features, repeats: int, epochs: int, matching: tuple[str, ...] = ()
+) -> tuple[float, list[dict]]:
+    """The seconds table, printed: dm's iteration (and ``matching``'s: dc, dsa) and the evaluation paths, beside
+    the reference's figures."""
     peak = matmul_peak_flops()
     rows = []
-    seconds, flops = dm_iteration(session, features, repeats)
+    seconds, flops = outer_iteration(session, features, "dm", DM_SETTING, repeats)
     rows.append(("dm outer iteration (IPC 10, batch_real 256)", "dm_iteration", seconds, flops))
+    for name in matching:  # a minute or more each: the reference's DC loop counts
+        seconds, flops = outer_iteration(session, features, name, GRADIENT_MATCHING_SETTINGS[name], 1)
+        rows.append((f"{name} outer iteration (IPC 10, batch_real 256)", f"{name}_iteration", seconds, flops))
     for ipc in (10, 50):
         for name in ("none", "chunked", "bf16", "chunked,bf16"):  # bf16: issue #22's opt-in >= 4x target
             seconds, flops = evaluation_epoch(session, features, ipc, epochs, Acceleration.parse(name))
@@ -143,11 +155,24 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="Epochs timed per evaluation figure.")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--memory-only", action="store_true", help="Only the MTT peak-memory table.")
+    parser.add_argument(
+        "--matching",
+        default="",
+        help="Also dc and/or dsa outer iterations (comma-separated; about a minute each, twice that counting "
+        "FLOPs); their reference seconds come from benchmarks.against_reference, run beside it.",
+    )
     args = parser.parse_args()
     reuse_freed_memory()  # as distrack does (bench/allocator.py)
     session = anchor_session(args.params, args.cache_dir, "cpu")
     features = session.features("fsdd")
-    peak, figures = (0.0, []) if args.memory_only else timing_table(session, features, args.repeats, args.epochs)
+    matching = tuple(filter(None, args.matching.split(",")))
+    unknown = sorted(set(matching) - set(GRADIENT_MATCHING_SETTINGS))
+    if unknown:
+        parser.error(f"--matching: unknown {', '.join(unknown)} (choose from dc, dsa)")
+    if args.memory_only:
+        peak, figures = 0.0, []
+    else:
+        peak, figures = timing_table(session, features, args.repeats, args.epochs, matching)
     reference_mb = REFERENCE_MTT_PEAK_MB[0]
     print("\n| work | reference peak MB | ours peak MB | reference / ours | ours s per iteration |")
     print("|---|---|---|---|---|")
