@@ -149,6 +149,25 @@ def test_a_stage_leaves_its_datasets_output_folder_even_when_no_cell_writes_into
     assert records.is_dir()
 
 
+def test_a_missing_background_dataset_stops_the_sweep_before_it_computes_anything(tmp_path):
+    """The shift track mixes in another dataset's sounds; `dvc repro` reads only the grid's datasets, so a grid
+    without that dataset used to fail at each cell's evaluation, after its distillation and the other tracks.
+    The sweep now checks first, and only where shift scores a cell (--track-ipc)."""
+    params = tmp_path / "params.yaml"
+    grid = "grid: {profile: tiny, datasets: [synthetic], techniques: [herding], ipc: [1], seeds: [0], "
+    grid += "tracks: [convnet, shift]}\n"
+    shift = "tracks:\n  shift: {corruptions: {background: [10]}, background: {dataset: esc10}, seeds: [0]}\n"
+    params.write_text(TINY_PARAMS + grid + shift)
+    env = {"DISTRACK_DATA_ROOT": str(tmp_path / "no-such-root")}
+    result = _run(tmp_path, params, "--no-tracking", "--track-ipc", "shift=1", env=env)
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: tracks.shift.background: esc10") and "list esc10 in grid.datasets" in line
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "results").exists()
+    scored_elsewhere = _run(tmp_path, params, "--no-tracking", "--track-ipc", "shift=10", env=env)
+    assert scored_elsewhere.exit_code == 0, scored_elsewhere.output  # shift scores no IPC 1 cell: nothing to check
+
+
 def test_an_accelerated_sweep_records_it_and_is_not_mistaken_for_a_plain_one(tmp_path):
     params = _params(tmp_path, techniques="[dm]", references="[]")
     record = tmp_path / "results" / "tiny" / "synthetic" / "dm" / "dm-ipc1-seed0.json"

@@ -23,6 +23,7 @@ from bench.pipeline.runner import (
     cell_state,
     make_stage_folders,
     parse_track_ipc,
+    preflight,
     sweep_session,
 )
 from bench.provenance import git_commit
@@ -189,6 +190,7 @@ def run(
         counts = {label: sum(row[-1] == label for row in rows) for label in sorted({row[-1] for row in rows})}
         click.echo(", ".join(f"{n} {label}" for label, n in counts.items()))
         return
+    preflight(settings, cells)  # e.g. the shift track's background sounds: missing, it would fail hours in
     target = None
     if tracking and stage != "distill" and (executor != "local" or _any_work(settings, cells)):
         from bench.pipeline.tracking import open_sweep

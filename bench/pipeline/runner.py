@@ -189,6 +189,17 @@ def _tracks(session: Session, settings: SweepSettings, dataset: str) -> list[Tra
     return [build_track(session, name, dataset=dataset, acceleration=acceleration) for name in settings.tracks]
 
 
+def preflight(settings: SweepSettings, cells: list[GridCell]) -> None:
+    """Every track that will score one of ``cells`` checks its other inputs (:meth:`Track.preflight`) before
+    the sweep distils or scores anything."""
+    session = sweep_session(settings)
+    for dataset in sorted({cell.dataset for cell in cells}):
+        ipcs = {cell.ipc for cell in cells if cell.dataset == dataset}
+        for track in _tracks(session, settings, dataset):
+            if any(settings.scores(track.name, ipc) for ipc in ipcs):
+                track.preflight()
+
+
 def _set_ready(path: Path, key: str) -> bool:
     sidecar = read_sidecar(path)
     return path.is_file() and sidecar is not None and sidecar.get("content_key") == key
