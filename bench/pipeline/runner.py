@@ -28,6 +28,7 @@ from bench.pipeline.jobs import (
     read_sidecar,
 )
 from bench.pipeline.keys import set_key, track_key
+from bench.pipeline.preflight import check_track_inputs
 from bench.pipeline.tracking import TrackingTarget, cell_log, log_cell
 from bench.session import Session
 from bench.sets.files import LabelledSet, load_set, tensor_digest
@@ -190,14 +191,14 @@ def _tracks(session: Session, settings: SweepSettings, dataset: str) -> list[Tra
 
 
 def preflight(settings: SweepSettings, cells: list[GridCell]) -> None:
-    """Every track that will score one of ``cells`` checks its other inputs (:meth:`Track.preflight`) before
-    the sweep distils or scores anything."""
+    """Every track that will score one of ``cells`` has its other inputs checked
+    (:mod:`bench.pipeline.preflight`) before the sweep distils or scores anything."""
     session = sweep_session(settings)
     for dataset in sorted({cell.dataset for cell in cells}):
         ipcs = {cell.ipc for cell in cells if cell.dataset == dataset}
         for track in _tracks(session, settings, dataset):
             if any(settings.scores(track.name, ipc) for ipc in ipcs):
-                track.preflight()
+                check_track_inputs(track, session)
 
 
 def _set_ready(path: Path, key: str) -> bool:

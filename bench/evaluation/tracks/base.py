@@ -86,12 +86,6 @@ class Track(abc.ABC):
         """The networks this track builds (their code is part of its content key)."""
         return [self.context.model]
 
-    def preflight(self) -> None:
-        """Check the inputs this track reads besides the set (another dataset's audio, weights) before a sweep
-        computes anything, and raise a UserError naming what is missing: a failure found after hours of
-        distillation is the one this prevents."""
-        return None  # most tracks read nothing else
-
     def supports(self, labelled: LabelledSet | None) -> bool:
         """Whether this track can score the evaluand (a reference with no set, e.g. zero-shot, is None)."""
         return labelled is not None

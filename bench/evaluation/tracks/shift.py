@@ -117,14 +117,6 @@ class ShiftTrack(Track):
     def code_modules(self) -> list[str]:
         return ["bench.shift.corruptions", "bench.shift.features", "bench.shift.tta"]
 
-    def preflight(self) -> None:
-        try:
-            self._backgrounds()
-        except UserError as exc:
-            name = dict(self.params.background).get("dataset")
-            hint = f"; `dvc repro` reads only the grid's datasets, so list {name} in grid.datasets" if name else ""
-            raise UserError(f"tracks.shift.background: {exc}{hint}") from None
-
     def _backgrounds(self) -> list[Path]:
         spec = dict(self.params.background)
         if "background" not in self.params.corruptions:
