@@ -710,7 +710,7 @@ def test_reproduce_re_derives_a_cell_bit_for_bit_and_catches_a_changed_number(tm
 
 def test_a_reference_row_without_a_set_is_scored_where_a_track_knows_it_and_not_applicable_elsewhere(tmp_path):
     """zero-shot has no set; with no track that scores it on this dataset the cell is 'not applicable', never
-    failed, and its (empty) output folder exists for the DVC stage."""
+    failed, and its (empty) folder exists beside the others (the DVC stage's output is the dataset's folder)."""
     params = _params(tmp_path, techniques="[]", references="[zero-shot]", tracks="[convnet]")
     result = _run(tmp_path, params, "--no-tracking")
     assert result.exit_code == 0 and "0 done, 1 up to date, 0 failed" in result.output, result.output

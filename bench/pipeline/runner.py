@@ -385,7 +385,7 @@ def _run_locked(
     set_path = cell.set_path(Path(settings.outputs), profile)
     record_path = cell.record_path(Path(settings.results), profile)
     if not state.tracks:  # a reference row no track of the grid scores on this dataset (zero-shot, no mapping)
-        record_path.parent.mkdir(parents=True, exist_ok=True)  # the DVC stage's output folder, left empty
+        record_path.parent.mkdir(parents=True, exist_ok=True)  # the row's folder, left empty (see make_stage_folders)
         return CellOutcome(cell, "up to date", message=state.label)
     if not state.stale or (settings.stage == "distill" and (state.set_ready or cell.kind == "reference")):
         return CellOutcome(cell, "up to date", message=state.label)
