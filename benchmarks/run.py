@@ -82,6 +82,10 @@ def evaluation_seconds(features, ipc: int, profile, device, epochs: int, acceler
         lambda: train_networks(subset.x, subset.y, features.num_classes, profile.model, protocol, device)
     )
     row = {"sequential_s_per_seed": sequential, "vectorised_s_per_seed": vectorised, "ratio": sequential / vectorised}
+    if device.type == "cuda":  # what the protocol's full fp32 convolutions (bench/device.py) cost against TF32
+        torch.backends.cudnn.allow_tf32 = True
+        row["tf32_s_per_seed"] = sequential_with(NONE)
+        torch.backends.cudnn.allow_tf32 = False
     for name in accelerations:
         acceleration = Acceleration.parse(name)
         if acceleration.compile:  # compiling is a one-off cost: timed apart, never scaled by the epochs
@@ -173,6 +177,8 @@ def main() -> None:
                 row = evaluation_seconds(features, ipc, profile, device, args.eval_epochs, accelerations)
                 figures["evaluation"].append({"ipc": ipc, **row})
                 cells = "".join(f" {row[f'{name}_s_per_seed']:.2f} |" for name in accelerations)
+                if "tf32_s_per_seed" in row:
+                    cells += f" tf32 {row['tf32_s_per_seed']:.2f} |"
                 if "compile_startup_s" in row:
                     cells += f" compile start-up {row['compile_startup_s']:.1f} s |"
                 print(

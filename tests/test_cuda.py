@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bench.data.registry import get_dataset
-from bench.device import peak_memory_mb, reset_peak_memory
+from bench.device import peak_memory_mb, reset_peak_memory, resolve_device
 from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.protocol import accuracy, evaluate_set, train_network
 from bench.evaluation.vectorised import train_networks
@@ -26,6 +26,14 @@ pytestmark = [
 ]
 
 CPU, GPU = torch.device("cpu"), torch.device("cuda")
+
+
+@pytest.fixture(autouse=True)
+def full_fp32():
+    """The GPU as distrack picks it (``--device cuda``): fp32 convolutions, not cuDNN's default TF32."""
+    resolve_device("cuda")
+
+
 MODEL = ModelSpec.parse({"architecture": "convnet", "depth": 2, "width": 16}, "model")
 
 
