@@ -84,7 +84,7 @@ _RESULT_NEUTRAL = ("progress", "errors", "atomic", "device", "hashing", "provena
 # Definition 3 (2026-12-03) adds what a teacher-using result depends on beyond its params: a CPU teacher trained
 # with another thread count (or, for a technique, another profile recipe) is another teacher, so the keys of
 # teacher-guided and data-free techniques and of tracks that read a teacher cover it (bench.pipeline.keys).
-# Definitions 4 and 5 (2026-12-04) each digest the code as it is after a rewrite that changes no number a record
+# Definitions 4 to 6 (2026-12-04) each digest the code as it is after a rewrite that changes no number a record
 # holds; the definitions before it digest each module the rewrite touched as it was (a module the rewrite added
 # is left out), so `distrack records rekey` can prove a record under the previous definition and move it. The
 # substitution holds only while the module's digest is still the rewrite's own: any later edit is digested as it
@@ -92,6 +92,9 @@ _RESULT_NEUTRAL = ("progress", "errors", "atomic", "device", "hashing", "provena
 # - 4: nn.AvgPool2d(2) -> AvgPool2x2, the same bits on every path (tests/test_pooling.py).
 # - 5: expert trajectories are cached under the CPU thread count they train with, so a distillation reads those
 #   it would train itself (it read whichever a run of another thread count had cached: tests/test_experts.py).
+# - 6: `--vectorise auto` on a GPU trains the seeds together only for steps of at most 10 GFLOP (measured on an
+#   H200: above it, vectorised was the slower path). On a CPU, where every record was computed, auto is
+#   unchanged, and the two paths differ by float reassociation only, which no key covers (tests/test_protocol.py).
 _PROVEN_REWRITES: dict[str, tuple[int, str | None, str]] = {  # module: (definition, digest before, digest after)
     "bench.models.convnet": (
         4,
@@ -109,8 +112,13 @@ _PROVEN_REWRITES: dict[str, tuple[int, str | None, str]] = {  # module: (definit
         "7fc34c6b60fa7f31c7a5f997740a73563869b1f2ef71b7b79b58f558eade69c2",
         "0430801b134035d8d6c95e45bb3c2fcced4bff2cd386edb6d89bc08ff718842b",
     ),
+    "bench.evaluation.vectorised": (
+        6,
+        "984113504eee8b1a68e412b33cdb65b9dcb7c8152d975f0e434b6b930feb1a93",
+        "d90cbce3cabecc4edb1da8b74a1bfd98ba496897fb6d63763d821214f2ea75e0",
+    ),
 }
-KEY_DEFINITIONS = (1, 2, 3, 4, 5)
+KEY_DEFINITIONS = (1, 2, 3, 4, 5, 6)
 # Definition 1 also digested this module (teachers import it to key their artefacts), as its syntax tree was
 # from 4d64da4 until definition 2 (sha256 of the semantic dump), so a migration still computes those keys.
 _DEFINITION_1_PROVENANCE = "acbb430d671ce1f0fa03757b78cdd63bc668e2ec048c0cecb6cb99d5e7f55ef1"

@@ -13,10 +13,10 @@ from bench.data.registry import get_dataset
 from bench.device import peak_memory_mb, reset_peak_memory, resolve_device
 from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.protocol import accuracy, evaluate_set, train_network
-from bench.evaluation.vectorised import train_networks
+from bench.evaluation.vectorised import train_networks, use_vectorised
 from bench.features.store import load_feature_set
 from bench.models import ModelSpec
-from bench.params import ProtocolParams
+from bench.params import ProtocolParams, load_profile
 from bench.techniques import Budget, DistillContext, get_technique
 from tests.test_bad_input import FEATURES
 
@@ -60,6 +60,16 @@ def test_vectorised_evaluation_equals_the_sequential_one_on_the_gpu(synthetic):
         alone, _ = train_network(x, y, 4, MODEL, protocol, seed, GPU)
         for mine, theirs in zip(network.parameters(), alone.parameters(), strict=True):
             torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-4)
+
+
+def test_auto_vectorises_only_small_steps_on_the_gpu(repo_params):
+    """The quick profile's IPC 10 step (0.65 GFLOP) trains its seeds together, the standard profile's (37
+    GFLOP, 1.5x slower so on an H200) one by one; ``on`` still forces it."""
+    for profile, together in (("quick", True), ("standard", False)):
+        chosen = load_profile(repo_params, profile)
+        x = torch.zeros((100, *chosen.features.shape))
+        assert use_vectorised("auto", x, chosen.model, 10, chosen.protocol, GPU) == together
+        assert use_vectorised("on", x, chosen.model, 10, chosen.protocol, GPU)
 
 
 @pytest.mark.parametrize("technique", ["dm", "idm", "mtt"])

@@ -96,6 +96,29 @@ def test_vectorised_evaluation_equals_the_sequential_one():
     assert moved.abs().max() > 1e-3  # training did happen
 
 
+@pytest.mark.parametrize(
+    ("profile", "ipc", "gflop", "together"),
+    [
+        ("quick", 50, 1.66, True),
+        ("standard", 1, 3.73, True),
+        ("standard", 2, 7.46, True),
+        ("standard", 10, 37.28, False),
+    ],
+)
+def test_auto_vectorises_only_steps_below_the_measured_crossover(repo_params, profile, ipc, gflop, together):
+    """On an H200 (benchmarks.vectorise_crossover) the seeds trained together were faster up to 7.5 GFLOP of
+    forward work per step and slower from 11.2 on: the standard profile's IPC 10 evaluation took 1.5x longer
+    vectorised, which ``auto`` used to pick on every GPU. A step is at most one batch of the set."""
+    from bench.evaluation.vectorised import MAX_STEP_GFLOP, step_forward_gflop
+
+    chosen = load_profile(repo_params, profile)
+    shape = chosen.features.shape
+    network = chosen.model.build(shape, 10, 0)
+    work = step_forward_gflop(network, torch.zeros((10 * ipc, *shape)), chosen.protocol.batch_size)
+    assert work == pytest.approx(gflop, abs=0.01)
+    assert (work <= MAX_STEP_GFLOP) == together
+
+
 def _initial_first_layer(model, x):
     return next(build_model(model, tuple(x.shape[1:]), 4, 0).parameters())
 

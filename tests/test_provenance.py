@@ -151,3 +151,17 @@ def test_each_rewrite_is_undone_only_under_the_definitions_before_it():
         assert provenance.source_digest("bench.techniques.mtt") == MTT_DIGEST_BEFORE_EXPERT_THREADS
         assert provenance.source_digest("bench.models.convnet") != CONVNET_DIGEST_BEFORE_POOLING
     assert provenance.source_digest("bench.techniques.mtt") != MTT_DIGEST_BEFORE_EXPERT_THREADS
+
+
+# source_digest("bench.evaluation.tracks.convnet") before `--vectorise auto` weighed a step's work (at 4c9eb20).
+CONVNET_TRACK_DIGEST_BEFORE_CROSSOVER = "f4b4a75bc17e069a07b45ca03dceece770ef9e0dccb51256ca75df468202a66f"
+
+
+def test_definition_6_undoes_the_vectorise_rule_for_records_keyed_before_it():
+    """Every record was keyed under 5 with the old rule; under 5 the track's code digests as it did then (so
+    `distrack records rekey` can prove them), under 6 as it is."""
+    from bench import provenance
+
+    with provenance.key_definition(5):
+        assert provenance.source_digest("bench.evaluation.tracks.convnet") == CONVNET_TRACK_DIGEST_BEFORE_CROSSOVER
+    assert provenance.source_digest("bench.evaluation.tracks.convnet") != CONVNET_TRACK_DIGEST_BEFORE_CROSSOVER

@@ -4,10 +4,11 @@ and the step schedule that matches ``torch.optim.SGD`` update for update.
 
 Each seed keeps its own initialisation and its own minibatch order (the same generators as the
 sequential path), so the result equals :func:`bench.evaluation.protocol.train_network` up to
-floating-point reassociation. Worth it where per-step overhead dominates (small IPC sets on a GPU); on
-a CPU, batched convolutions run slower than K separate ones (measured in ``benchmarks/``), so ``auto``
-picks the sequential path there. Norm layers with running statistics (batchnorm) cannot be vmapped
-functionally and always fall back."""
+floating-point reassociation. Worth it where per-step overhead dominates (small training steps on a GPU);
+on a CPU, batched convolutions run slower than K separate ones (measured in ``benchmarks/``), so ``auto``
+picks the sequential path there, and on a GPU it picks this one only for steps below
+:data:`MAX_STEP_GFLOP`. Norm layers with running statistics (batchnorm) cannot be vmapped functionally
+and always fall back."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+from torch.utils.flop_counter import FlopCounterMode
 
 from bench.errors import UserError
 from bench.models import ModelSpec
@@ -25,6 +27,11 @@ from bench.params import ProtocolParams
 MODES = ("auto", "on", "off")
 # Activation memory allowed for one vectorised step on a GPU, as a fraction of the free memory.
 MEMORY_FRACTION = 0.5
+# Forward work of one training step (items per step x forward FLOPs per item) above which K separate networks
+# train faster than K vmapped ones on a GPU: below it a step is bound by kernel launches, which vmap shares
+# among the seeds; above it vmap's grouped convolutions lose to cuDNN's plain ones. H200, fp32
+# (benchmarks.vectorise_crossover): 7.5 GFLOP per step 1.29x faster vectorised, 11.2 GFLOP 0.79x.
+MAX_STEP_GFLOP = 10.0
 
 
 def _activation_bytes(net: nn.Module, x: torch.Tensor, seeds: int, batch: int) -> int:
@@ -40,6 +47,13 @@ def _activation_bytes(net: nn.Module, x: torch.Tensor, seeds: int, batch: int) -
     return 2 * seeds * batch * sum(sizes) * x.element_size()
 
 
+def step_forward_gflop(net: nn.Module, x: torch.Tensor, batch: int) -> float:
+    """Forward GFLOP of one training step of ``net`` on ``x`` (counted on one item, on the CPU)."""
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net(x[:1].detach().cpu())
+    return min(batch, len(x)) * counter.get_total_flops() / 1e9
+
+
 def use_vectorised(
     mode: str, x: torch.Tensor, model: ModelSpec, num_classes: int, protocol: ProtocolParams, device
 ) -> bool:
@@ -53,6 +67,8 @@ def use_vectorised(
     if torch.device(device).type == "cuda":
         free, _ = torch.cuda.mem_get_info(torch.device(device))
         fits = _activation_bytes(net, x, len(protocol.seeds), protocol.batch_size) < MEMORY_FRACTION * free
+        if mode == "auto" and step_forward_gflop(net, x, protocol.batch_size) > MAX_STEP_GFLOP:
+            return False
         return fits  # "on" still falls back when it would not fit
     return mode == "on"
 
