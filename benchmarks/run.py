@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +48,22 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def timed_on(device: torch.device, work: Callable[[], object]) -> float:
+    """Seconds ``work`` takes on ``device``: a GPU is synchronised before and after, so queued kernels count."""
+    _sync(device)
+    start = time.perf_counter()
+    work()
+    _sync(device)
+    return time.perf_counter() - start
+
+
 def seconds_per_iteration(name: str, features, ipc: int, profile, device, repeats: int, cache: Path) -> float:
     cls = get_technique(name)
     technique = cls(cls.configure(profile.budgets), DistillContext(model=profile.model, cache_dir=cache))
     if name == "mtt":
         technique.expert_store(features, device, progress=False)  # a separate artefact, not an iteration
     technique.run(features, ipc, 0, Budget(1), device)  # warm-up
-    _sync(device)
-    start = time.perf_counter()
-    technique.run(features, ipc, 0, Budget(repeats), device)
-    _sync(device)
-    return (time.perf_counter() - start) / repeats
+    return timed_on(device, lambda: technique.run(features, ipc, 0, Budget(repeats), device)) / repeats
 
 
 def evaluation_seconds(features, ipc: int, profile, device, epochs: int, accelerations: list[str]) -> dict[str, float]:
@@ -67,11 +74,7 @@ def evaluation_seconds(features, ipc: int, profile, device, epochs: int, acceler
     scale = profile.protocol.epochs / epochs
 
     def per_seed(train_all) -> float:
-        _sync(device)
-        start = time.perf_counter()
-        train_all()
-        _sync(device)
-        return (time.perf_counter() - start) / len(protocol.seeds) * scale
+        return timed_on(device, train_all) / len(protocol.seeds) * scale
 
     def sequential_with(acceleration: Acceleration) -> float:
         args = (subset.x, subset.y, features.num_classes, profile.model, protocol)
@@ -83,18 +86,17 @@ def evaluation_seconds(features, ipc: int, profile, device, epochs: int, acceler
     )
     row = {"sequential_s_per_seed": sequential, "vectorised_s_per_seed": vectorised, "ratio": sequential / vectorised}
     if device.type == "cuda":  # what the protocol's full fp32 convolutions (bench/device.py) cost against TF32
-        torch.backends.cudnn.allow_tf32 = True
-        row["tf32_s_per_seed"] = sequential_with(NONE)
-        torch.backends.cudnn.allow_tf32 = False
+        full_fp32, torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.allow_tf32, True
+        try:
+            row["tf32_s_per_seed"] = sequential_with(NONE)
+        finally:
+            torch.backends.cudnn.allow_tf32 = full_fp32
     for name in accelerations:
         acceleration = Acceleration.parse(name)
         if acceleration.compile:  # compiling is a one-off cost: timed apart, never scaled by the epochs
             once = dataclasses.replace(protocol, epochs=1)
-            _sync(device)
-            start = time.perf_counter()
-            train_network(subset.x, subset.y, features.num_classes, profile.model, once, 0, device, None, acceleration)
-            _sync(device)
-            row[f"{name}_startup_s"] = time.perf_counter() - start
+            args = (subset.x, subset.y, features.num_classes, profile.model, once, 0, device, None, acceleration)
+            row[f"{name}_startup_s"] = timed_on(device, functools.partial(train_network, *args))
         row[f"{name}_s_per_seed"] = sequential_with(acceleration)
     return row
 

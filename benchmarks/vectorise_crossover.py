@@ -15,36 +15,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from bench.device import resolve_device
 from bench.evaluation.protocol import train_network
-from bench.evaluation.vectorised import train_networks
+from bench.evaluation.vectorised import step_forward_gflop, train_networks
 from bench.params import load_params, load_profile
+from benchmarks.run import timed_on
 
 CLASSES = 10
-
-
-def forward_flops_per_item(profile, device: torch.device) -> float:
-    net = profile.model.build(profile.features.shape, CLASSES, 0).to(device)
-    with FlopCounterMode(display=False) as counter:
-        net(torch.zeros((1, *profile.features.shape), device=device))
-    return float(counter.get_total_flops())
-
-
-def _timed(function, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    function()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
 
 
 def crossover_row(profile, ipc: int, epochs: int, device: torch.device) -> dict[str, Any]:
@@ -64,14 +46,14 @@ def crossover_row(profile, ipc: int, epochs: int, device: torch.device) -> dict[
 
     sequential(one), vectorised(one)  # warm-up: cuDNN's algorithm choice, allocator, lazy inits
     per = epochs * len(seeds)
-    seq = _timed(lambda: sequential(timed), device) / per
-    vec = _timed(lambda: vectorised(timed), device) / per
-    step_items = min(profile.protocol.batch_size, len(y))
+    seq = timed_on(device, lambda: sequential(timed)) / per
+    vec = timed_on(device, lambda: vectorised(timed)) / per
+    network = profile.model.build(profile.features.shape, CLASSES, 0)
     return {
         "ipc": ipc,
         "items": len(y),
-        "items_per_step": step_items,
-        "step_forward_gflop": step_items * forward_flops_per_item(profile, device) / 1e9,
+        "items_per_step": min(profile.protocol.batch_size, len(y)),
+        "step_forward_gflop": step_forward_gflop(network, x, profile.protocol.batch_size),  # what auto weighs
         "sequential_s_per_epoch_seed": seq,
         "vectorised_s_per_epoch_seed": vec,
         "ratio": seq / vec,
