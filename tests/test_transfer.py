@@ -73,13 +73,45 @@ def test_the_mfcc_probe_on_a_random_ten_per_class_subset_beats_chance_on_fsdd(
         tmp_path, feature_cache, models_root, data_root, "--dataset fsdd --reference random --ipc 10 --track probe-mfcc"
     )
     probe = record["results"]["probe-mfcc"]
-    assert probe["protocol_id"] == "probe-mfcc-v1" and probe["model"]["name"] == "mfcc"
+    assert probe["protocol_id"] == "probe-mfcc-v2" and probe["model"]["name"] == "mfcc"
     assert probe["metrics"]["test_accuracy"]["mean"] > 0.3  # ten digits: chance is 0.1
     chosen = probe["chosen"]["classifier"]
     assert probe["metrics"]["test_accuracy"] == probe["metrics"][f"test_accuracy/{chosen}"]
     best_validation = max(probe["metrics"][f"validation_accuracy/{c}"]["mean"] for c in ("knn", "logreg", "linear-svm"))
     assert probe["metrics"]["validation_accuracy"]["mean"] == best_validation  # chosen on validation, not test
     assert sum(map(sum, probe["confusion"])) == record["dataset"]["split_sizes"]["test"]
+
+
+def test_the_probe_fits_its_classifiers_with_one_blas_thread_whatever_the_caller_allows(
+    tmp_path, feature_cache, models_root, data_root, monkeypatch
+):
+    """Protocol v2: with one thread per core, lbfgs's summation order (and so its optimum) followed the machine."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import bench.evaluation.tracks.probe as probe
+
+    seen: list[int] = []
+    factories = probe._classifier_factories
+
+    def spying():
+        def counted(build):
+            def pipeline(options):
+                built = build(options)
+                fit = built.fit
+                built.fit = lambda x, y: seen.append(max(p["num_threads"] for p in threadpool_info())) or fit(x, y)
+                return built
+
+            return pipeline
+
+        return {name: counted(build) for name, build in factories().items()}
+
+    monkeypatch.setattr(probe, "_classifier_factories", spying)
+    factories()  # scikit-learn's pools loaded, so that two threads reach them here (threadpoolctl's rule)
+    with threadpool_limits(limits=2):
+        command = "--dataset fsdd --reference random --ipc 2 --track probe-mfcc"
+        record = _evaluate(tmp_path, feature_cache, models_root, data_root, command)
+    assert record["results"]["probe-mfcc"]["protocol_id"] == "probe-mfcc-v2"
+    assert len(seen) == 12 and set(seen) == {1}  # four candidates each of knn, logreg and linear-svm
 
 
 def test_the_yamnet_probe_embeds_real_items_from_their_audio_and_inverts_the_rest(
