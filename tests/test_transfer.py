@@ -91,7 +91,7 @@ def test_the_probe_fits_its_classifiers_with_one_blas_thread_whatever_the_caller
     import bench.evaluation.tracks.probe as probe
 
     seen: list[int] = []
-    factories = probe._classifier_factories
+    factories = probe.classifier_factories
 
     def spying():
         def counted(build):
@@ -105,7 +105,7 @@ def test_the_probe_fits_its_classifiers_with_one_blas_thread_whatever_the_caller
 
         return {name: counted(build) for name, build in factories().items()}
 
-    monkeypatch.setattr(probe, "_classifier_factories", spying)
+    monkeypatch.setattr(probe, "classifier_factories", spying)
     factories()  # scikit-learn's pools loaded, so that two threads reach them here (threadpoolctl's rule)
     with threadpool_limits(limits=2):
         command = "--dataset fsdd --reference random --ipc 2 --track probe-mfcc"

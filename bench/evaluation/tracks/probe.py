@@ -51,7 +51,7 @@ class ProbeParams:
     griffin_lim_iterations: int = ranged(32, ge=1)
 
 
-def _classifier_factories() -> dict[str, Callable[[dict[str, Any]], Any]]:
+def classifier_factories() -> dict[str, Callable[[dict[str, Any]], Any]]:
     """One scikit-learn pipeline builder per classifier name. Imported here, not at module import (a second
     and a half of start-up for every track listing), but before any fit: threadpoolctl limits only the thread
     pools of libraries already loaded."""
@@ -161,11 +161,11 @@ class ProbeTrack(Track):
     def _probe(self, labelled: LabelledSet, features: FeatureSet) -> tuple[dict[str, list[float]], dict[str, Any]]:
         real = real_embeddings(self.session, features.dataset, self.embedder)
         x, y, rendering = embed_set(self.embedder, labelled, features, real, self.params.griffin_lim_iterations)
-        factories = _classifier_factories()
+        factories = classifier_factories()
         with threadpool_limits(limits=1):  # BLAS and OpenMP pools: the same fits whatever the core count
-            return self._fit_classifiers(factories, x, y.numpy(), real, features, rendering)
+            return self.fit_classifiers(factories, x, y.numpy(), real, features, rendering)
 
-    def _fit_classifiers(
+    def fit_classifiers(
         self,
         factories: dict[str, Callable[[dict[str, Any]], Any]],
         x: np.ndarray,
