@@ -16,17 +16,15 @@ otherwise idle machine (``benchmarks.compare`` times the epochs alone)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 from pathlib import Path
 
-from bench.allocator import reuse_freed_memory
 from bench.evaluation.acceleration import Acceleration
 from bench.evaluation.tracks.configure import build_track
 from bench.pipeline.grid import GridCell
 from bench.pipeline.jobs import load_set_for
-from bench.session import Session
+from benchmarks.board_cells import cells_parser, quick_session
 
 DEFAULT_CELLS = (
     "fsdd/dm/1,fsdd/dm/10,fsdd/idm/10,esc10/dm/10,philharmonia/dm/10,speechcommands/dm/1,speechcommands/dm/10"
@@ -47,16 +45,10 @@ def spread(values: list[float]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cells", default=DEFAULT_CELLS, help="dataset/technique/ipc, comma separated")
+    parser = cells_parser(__doc__, DEFAULT_CELLS)
     parser.add_argument("--paths", default="chunked,bf16,chunked+bf16", help="speed-ups, '+' joins several")
-    parser.add_argument("--root", type=Path, default=Path("."), help="the repository (records and sets)")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--cache-dir", type=Path, default=Path("cache"))
-    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    reuse_freed_memory()  # as distrack does (bench/allocator.py)
-    session = Session(args.params, "quick", None, args.cache_dir, "cpu", progress=False, dataset_dirs={})
+    session = quick_session(args)
     paths = args.paths.split(",")
     rows = []
     for cell in args.cells.split(","):

@@ -11,14 +11,12 @@ does, once per setting, interleaved. Read the seconds as a ratio within one run 
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from bench.allocator import reuse_freed_memory
 from bench.embedders.store import real_embeddings
 from bench.evaluation.tracks.configure import build_track
 from bench.evaluation.tracks.probe import classifier_factories, embed_set
@@ -26,6 +24,7 @@ from bench.pipeline.grid import GridCell
 from bench.pipeline.jobs import load_set_for
 from bench.session import Session
 from bench.sets.references import REFERENCES
+from benchmarks.board_cells import cells_parser, quick_session
 
 DEFAULT_CELLS = "esc10/random/10,esc10/dm/10,fsdd/random/10,fsdd/dm/10,speechcommands/herding/10,philharmonia/random/10"
 SETTINGS = {"default": None, "one thread": 1}  # threadpoolctl's limit: None leaves every pool as it is
@@ -42,17 +41,11 @@ def _set(session: Session, root: Path, cell: str):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cells", default=DEFAULT_CELLS, help="dataset/technique/ipc, comma separated")
+    parser = cells_parser(__doc__, DEFAULT_CELLS)
     parser.add_argument("--embedder", default="yamnet", choices=("yamnet", "mfcc"))
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--root", type=Path, default=Path("."), help="the repository (sets under outputs/)")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--cache-dir", type=Path, default=Path("cache"))
-    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    reuse_freed_memory()  # as distrack does (bench/allocator.py)
-    session = Session(args.params, "quick", None, args.cache_dir, "cpu", progress=False, dataset_dirs={})
+    session = quick_session(args)
     factories = classifier_factories()  # scikit-learn's pools loaded before any limit (threadpoolctl's rule)
     rows = []
     print(f"{'cell':<28} {'default s':>10} {'1 thread s':>10} {'ratio':>6}  same numbers")
