@@ -174,11 +174,12 @@ class ProbeTrack(Track):
         features: FeatureSet,
         rendering: dict[str, int],
     ) -> tuple[dict[str, list[float]], dict[str, Any]]:
-        """Every classifier fitted and scored with one BLAS thread (protocol v2). v1 used the machine's default, one
-        per core, and a thread count's summation order moved lbfgs to other optima (logistic regression, esc10
-        random IPC 10, C=0.1: 157 iterations with two threads, 162 with one), so the numbers depended on the
-        machine; and numpy's and scipy's two OpenBLAS pools spun against each other, 25x slower on two cores
-        (2.4 against 0.1 s a fit)."""
+        """Every classifier fitted on the set and scored, with whatever thread pools the caller allows: the track
+        (:meth:`_probe`) allows one BLAS thread (protocol v2), and benchmarks.probe_threads times both. v1 used the
+        machine's default, one per core, and a thread count's summation order moved lbfgs to other optima
+        (logistic regression, esc10 random IPC 10, C=0.1: 157 iterations with two threads, 162 with one), so the
+        numbers depended on the machine; and numpy's and scipy's two OpenBLAS pools spun against each other, 25x
+        slower on two cores (2.4 against 0.1 s a fit)."""
         metrics: dict[str, list[float]] = {}
         best: tuple[float, str, Any] | None = None
         for name in self.params.classifiers:
