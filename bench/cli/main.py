@@ -13,6 +13,7 @@ from bench.allocator import reuse_freed_memory
 from bench.cli.context import CACHE_ENV, Session, default_cache_dir
 from bench.errors import UserError
 from bench.hashing import DIGEST_INDEX, digest_index
+from bench.library_notices import silence_expected_notices
 from bench.params import DATA_ROOT_ENV, DEFAULT_PARAMS_FILE
 
 
@@ -101,6 +102,7 @@ def cli(
     (bench/allocator.py; DISTRACK_MALLOC=system to leave the C allocator as it is).
     """
     reuse_freed_memory()
+    silence_expected_notices()
     cache = cache_dir or default_cache_dir()
     ctx.with_resource(digest_index(cache / DIGEST_INDEX))  # unchanged audio is not read again to hash it
     ctx.obj = Session(

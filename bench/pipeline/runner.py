@@ -18,6 +18,7 @@ from bench.evaluation.records import load_json, main_summary
 from bench.evaluation.tracks.base import Track
 from bench.evaluation.tracks.configure import build_track
 from bench.hashing import DIGEST_INDEX, digest_index, sha256_file
+from bench.library_notices import silence_expected_notices
 from bench.pipeline.grid import GridCell
 from bench.pipeline.jobs import (
     describe_set,
@@ -357,6 +358,7 @@ def cell_lock(settings: SweepSettings, cell: GridCell, profile: str):
 def run_cell(settings: SweepSettings, cell: GridCell, tracking: TrackingTarget | None = None) -> CellOutcome:
     """Bring one cell up to date. Never raises for a failing cell: the outcome says what went wrong."""
     start = time.perf_counter()
+    silence_expected_notices()  # a spawned worker or a Slurm job does not inherit the command's filters
     try:
         if settings.threads:
             import torch
