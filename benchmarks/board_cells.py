@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from bench.allocator import reuse_freed_memory
+from bench.library_notices import silence_expected_notices
 from bench.session import Session
 
 
@@ -22,6 +23,8 @@ def cells_parser(doc: str | None, default_cells: str) -> argparse.ArgumentParser
 
 
 def quick_session(args: argparse.Namespace) -> Session:
-    """A CPU session of the quick profile, freed memory kept for reuse as ``distrack`` keeps it."""
+    """A CPU session of the quick profile, set up as ``distrack`` sets itself up: freed memory kept for reuse,
+    the library notices that say nothing silenced."""
     reuse_freed_memory()  # bench/allocator.py
+    silence_expected_notices()
     return Session(args.params, "quick", None, args.cache_dir, "cpu", progress=False, dataset_dirs={})

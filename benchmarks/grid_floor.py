@@ -1,17 +1,18 @@
-"""The least time a grid's evaluation can take on this host: every track's arithmetic (FLOPs counted by
+"""The least time a grid's work can take on this host: its tracks' (and techniques') arithmetic (FLOPs counted by
 ``torch.utils.flop_counter``) over the grid's cells, divided by the fp32 matmul peak measured in the same run.
 
     DISTRACK_DATA_ROOT=../shared/data DISTRACK_MODELS_ROOT=../shared/models python -m benchmarks.grid_floor \\
-        [--grid params.yaml] [--seeds 3] [--json out.json]
+        [--grid params.yaml] [--seeds 3] [--work evaluation|distillation|all] [--json out.json]
 
 Each (dataset, IPC) of the grid is scored once, on its random reference set (seed 0), by every track of the grid
 under the FLOP counter; a set's training cost depends on its item count, not on the technique that made it, so
 that figure stands for every set-bearing cell of the pair (the techniques and the per-IPC references, times
 ``--seeds`` distillation seeds). What a grid builds once per dataset in stages of its own (kd's teacher, the
-shifted test splits) is built first, by one uncounted pass of every track over an IPC 1 set. References without
-a set per IPC (zero-shot, full) and everything outside torch (YAMNet's TFLite forward, scikit-learn's fits)
-count as nothing, and so does distillation: the figure is a floor. A grid whose floor exceeds a time budget
-cannot meet it on this host at this protocol, however fast the code."""
+shifted test splits, mtt's experts) is built first, uncounted. ``--work distillation`` (or ``all``) counts each
+technique's distillation once per (dataset, IPC) and seed. References without a set per IPC (zero-shot, full)
+and everything outside torch (YAMNet's TFLite forward, scikit-learn's fits) count as nothing, and so does
+distillation unless asked: the figure is a floor. A grid whose floor exceeds a time budget cannot meet it on
+this host at this protocol, however fast the code."""
 
 from __future__ import annotations
 
@@ -138,8 +139,8 @@ def main() -> None:
         scratch = Path(folder)
         for dataset in grid.datasets:
             features = session.features(dataset)
-            tracks = [build_track(session, name, dataset=dataset) for name in grid.tracks]
-            tracks = tracks if args.work != "distillation" else []
+            names = grid.tracks if args.work != "distillation" else ()
+            tracks = [build_track(session, name, dataset=dataset) for name in names]
             warm_up = REFERENCES.get("random")().materialise(features, 1, 0)
             for track in tracks:  # the dataset's own artefacts (kd's teacher, the shifted splits): their own stages
                 if track.supports(warm_up):
